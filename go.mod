@@ -1,0 +1,3 @@
+module github.com/corogo/corogo
+
+go 1.26
