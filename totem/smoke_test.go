@@ -14,15 +14,21 @@ type miniNet struct {
 	log   []string
 	delivered map[NodeID][]string
 	confs     map[NodeID][]string
+	notices   map[NodeID][]Notice
+	// drop, when set, decides whether a packet is lost.
+	drop func(p pkt) bool
+	// onDeliver, when set, is called for every delivery.
+	onDeliver func(id NodeID, e Event)
+	now       int
 }
 
 type pkt struct {
-	to   NodeID
-	data []byte
+	from, to NodeID
+	data     []byte
 }
 
 func newMiniNet(t testing.TB, n int, tune func(*Config)) *miniNet {
-	m := &miniNet{nodes: map[NodeID]*Node{}, down: map[NodeID]bool{}, delivered: map[NodeID][]string{}, confs: map[NodeID][]string{}}
+	m := &miniNet{nodes: map[NodeID]*Node{}, down: map[NodeID]bool{}, delivered: map[NodeID][]string{}, confs: map[NodeID][]string{}, notices: map[NodeID][]Notice{}}
 	for i := 1; i <= n; i++ {
 		m.ids = append(m.ids, NodeID(i))
 	}
@@ -52,31 +58,36 @@ func (m *miniNet) collect(id NodeID) {
 	for _, f := range rd.Frames {
 		if f.To == Broadcast {
 			for _, d := range m.ids {
-				m.queue = append(m.queue, pkt{d, append([]byte(nil), f.Data...)})
+				m.queue = append(m.queue, pkt{id, d, append([]byte(nil), f.Data...)})
 			}
 		} else {
-			m.queue = append(m.queue, pkt{f.To, append([]byte(nil), f.Data...)})
+			m.queue = append(m.queue, pkt{id, f.To, append([]byte(nil), f.Data...)})
 		}
 	}
 	for _, e := range rd.Events {
 		switch e.Type {
 		case EventDeliver:
+			if m.onDeliver != nil {
+				m.onDeliver(id, e)
+			}
 			m.delivered[id] = append(m.delivered[id], fmt.Sprintf("%d:%s", e.From, e.Data))
 		case EventConfChange:
 			m.confs[id] = append(m.confs[id], fmt.Sprintf("trans=%v ring=%v members=%v joined=%v left=%v", e.Conf.Transitional, e.Conf.RingID, e.Conf.Members, e.Conf.Joined, e.Conf.Left))
 		}
 	}
+	m.notices[id] = append(m.notices[id], rd.Notices...)
 	nd.Advance()
 }
 
 // run processes packets, ticking all nodes once per 'ms' step.
 func (m *miniNet) run(ms int) {
 	for step := 0; step < ms; step++ {
+		m.now++
 		// deliver all packets currently queued (and those they generate) up to a bound
 		for i := 0; i < 10000 && len(m.queue) > 0; i++ {
 			p := m.queue[0]
 			m.queue = m.queue[1:]
-			if m.down[p.to] {
+			if m.down[p.to] || (m.drop != nil && m.drop(p)) {
 				continue
 			}
 			nd := m.nodes[p.to]
