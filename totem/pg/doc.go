@@ -15,7 +15,7 @@
 // 0x70C0) means msg_count, msg_len[] and the group length words are
 // byte-swapped; the fragment bytes are not. DecodePacket and AppendPacket are
 // the codec; malformed packets yield an *Error whose Reason (ReasonOf) can
-// index a drop counter. Nothing here panics on any input.
+// index a drop counter. No decoder panics on any input.
 //
 // # Sending: Packer
 //
@@ -29,7 +29,8 @@
 // treats each message as a list of parts (its iovecs: the group header
 // words, each group name, then the service's buffers) and applies the
 // "fits with 3 bytes to spare" test to each part. AddGroups reproduces that
-// split; Add treats an item as a single part.
+// split; Add treats an item as a single part. The tests re-pack the items of
+// a real corosync capture and get every captured packet back byte for byte.
 //
 // # Receiving: Assembler
 //

@@ -17,8 +17,8 @@ import "encoding/binary"
 //     the packet is emitted at once. If bytes of the item remain (the rest of
 //     this part, or further parts), the packet is marked fragmented with the
 //     next fragment number and the item continues in a new packet whose
-//     continuation is that number; otherwise (the part was the item's last
-//     and fitted within the last 2 bytes of room) it is emitted unfragmented.
+//     continuation is that number; otherwise (the item ends in this packet)
+//     it is emitted unfragmented.
 //   - The buffered test compares the part's full length, not what is left
 //     of it. So the tail of a part that needed a fragment because it was
 //     large (m ≥ L − 12) is itself emitted at once, not buffered: a 3022-byte
@@ -34,7 +34,8 @@ import "encoding/binary"
 //     pending continuation. Corosync calls it when the token arrives.
 //
 // A Packer is not safe for concurrent use, and emit must not call back into
-// the Packer. After NewPacker it does not allocate.
+// the Packer. It does not allocate after NewPacker, except that AddGroups
+// grows its part list once if given more than 8 payload parts.
 type Packer struct {
 	limit int
 	data  []byte   // buffered bytes of the pending packet
