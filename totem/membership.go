@@ -241,6 +241,7 @@ func (n *Node) joinProcess(j *wire.MembJoin) {
 	case setHas(n.failedList, j.SystemFrom):
 		// Ignore a node I consider failed.
 	default:
+		procBefore, failedBefore := len(n.procList), len(n.failedList)
 		for _, id := range j.ProcList {
 			n.procList = setAdd(n.procList, id)
 		}
@@ -259,8 +260,15 @@ func (n *Node) joinProcess(j *wire.MembJoin) {
 				}
 			}
 		}
-		n.gatherEnter(gatherFromMergeDuringJoin)
-		gatherEntered = true
+		// Deviation: corosync re-enters GATHER here even when the join
+		// taught it nothing (a failed list it may not adopt because the
+		// sender was not in its old ring). Two such nodes answer each
+		// other's joins forever, and every re-entry restarts the consensus
+		// timer that would end it. We re-enter only on a real change.
+		if len(n.procList) != procBefore || len(n.failedList) != failedBefore {
+			n.gatherEnter(gatherFromMergeDuringJoin)
+			gatherEntered = true
+		}
 	}
 	if !gatherEntered && n.state == StateOperational {
 		n.gatherEnter(gatherFromJoinOperational)

@@ -70,14 +70,17 @@ type Node struct {
 	aruCount     int
 
 	// Queues.
-	pool       bufPool
-	regular    *sortQueue
-	recovery   *sortQueue
-	newMsgs    fifo // packed totempg packets waiting for the token, as MCAST frames
-	retransQ   fifo // recovery wrappers waiting for the token
-	packer     *pg.Packer
-	packerSafe bool
-	assembler  *pg.Assembler
+	pool        bufPool
+	regular     *sortQueue
+	recovery    *sortQueue
+	newMsgs     fifo // packed totempg packets waiting for the token, as MCAST frames
+	retransQ    fifo // recovery wrappers waiting for the token
+	packer      *pg.Packer
+	packerSafe  bool
+	itemLog     itemLog
+	queuedPkts  uint64 // packets the packer has emitted
+	stampedPkts uint64 // packets that got a sequence number
+	assembler   *pg.Assembler
 
 	// The last token sent, kept for retransmission.
 	lastToken       []byte
@@ -248,12 +251,9 @@ func (n *Node) Send(msg []byte, g Guarantee) error {
 	if n.newMsgs.len()+need > n.cfg.SendQueueLimit {
 		return ErrTryAgain
 	}
-	safe := g == Safe
-	if safe != n.packerSafe && n.packer.Pending() > 0 {
-		n.packer.Flush(n.emitFn)
-	}
-	n.packerSafe = safe
-	n.packer.Add(msg, n.emitFn)
+	l := &n.itemLog
+	l.items = append(l.items, sendItem{data: n.copyItem(msg), safe: g == Safe})
+	n.packItem(&l.items[len(l.items)-1])
 	n.tokenHoldCancelSend()
 	return nil
 }
@@ -273,6 +273,7 @@ func (n *Node) queuePacket(pkt []byte) {
 	buf := h.AppendTo(n.pool.get())
 	buf = append(buf, pkt...)
 	n.newMsgs.push(buf)
+	n.queuedPkts++
 	n.stats.McastTx++
 }
 

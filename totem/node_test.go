@@ -12,7 +12,7 @@ import (
 
 func TestEffectiveTimersMatchCorosync(t *testing.T) {
 	for _, tc := range []struct {
-		nodes                                int
+		nodes                              int
 		token, retransmit, hold, consensus int64 // ms
 	}{
 		{2, 3000, 714, 561, 3600},
@@ -107,7 +107,7 @@ func TestSingleNodeFormsRing5(t *testing.T) {
 	m := newMiniNet(t, 1, nil)
 	m.run(1000)
 	st := m.nodes[1].Status()
-	if st.State != StateOperational || st.RingID != (RingID{1, 5}) {
+	if st.State != StateOperational || st.RingID != (RingID{Rep: 1, Seq: 5}) {
 		t.Fatalf("status %+v, want OPERATIONAL on 1.5", st)
 	}
 	want := []string{

@@ -167,15 +167,16 @@ func (n *Node) operationalEnter() {
 
 	n.confChange(&ConfChange{Transitional: true, RingID: n.ringID,
 		Members: slices.Clone(n.transMemb), Left: left})
-	for _, id := range left {
-		n.assembler.Forget(id)
-	}
 
 	// The rest, skipping gaps; after the first gap only messages of
 	// transitional members (corosync's deliver list).
 	n.deliverOld(true, n.oldHighSeqRecv, firstGap)
 
 	n.confChange(&ConfChange{RingID: n.ringID, Members: slices.Clone(n.newMembList), Joined: joined})
+	// Items whose beginning was stamped in the old ring are dropped by every
+	// member and re-sent whole by their senders (sendqueue.go).
+	n.assembler.Reset()
+	n.repackAfterConfChange()
 
 	n.regular.moveFrom(n.recovery)
 	n.lastAru = 0

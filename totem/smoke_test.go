@@ -7,11 +7,11 @@ import (
 
 // miniNet is a minimal lossless network for the core's own tests.
 type miniNet struct {
-	nodes map[NodeID]*Node
-	ids   []NodeID
-	queue []pkt
-	down  map[NodeID]bool
-	log   []string
+	nodes     map[NodeID]*Node
+	ids       []NodeID
+	queue     []pkt
+	down      map[NodeID]bool
+	log       []string
 	delivered map[NodeID][]string
 	confs     map[NodeID][]string
 	notices   map[NodeID][]Notice

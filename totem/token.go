@@ -266,6 +266,9 @@ func (n *Node) orfTokenMcast(t *wire.OrfToken, allowed int) int {
 		n.receipt(n.ringID, t.Seq)
 		n.broadcastStored(buf)
 		n.highSeqRecv = t.Seq
+		if q == &n.newMsgs {
+			n.stamped()
+		}
 	}
 	n.updateAru()
 	return sent

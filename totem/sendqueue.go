@@ -1,0 +1,108 @@
+package totem
+
+import "github.com/corogo/corogo/totem/pg"
+
+// The send path. Send packs application messages ("items") into totempg
+// packets at once, as corosync does, and queues the packets as MCAST frames
+// until the token arrives. An item may span packets. If a configuration
+// change falls between the packets of one item, the members of the new ring
+// would hold different beginnings of it (a node that joined lacks the part
+// stamped in the old ring), so every node drops partial items when it
+// installs a regular configuration, and the sender re-packs the item whole
+// in the new ring. To do that, the sender keeps each item until the packet
+// holding its last byte has been stamped.
+
+// sendItem is an item whose last packet has not been stamped yet.
+type sendItem struct {
+	data  []byte
+	safe  bool
+	first uint64 // index of the packet holding its first byte
+	last  uint64 // index of the packet holding its last byte
+}
+
+// itemLog is the FIFO of unstamped items.
+type itemLog struct {
+	items []sendItem
+	head  int
+	big   [][]byte // free buffers larger than the pool's
+}
+
+func (l *itemLog) len() int { return len(l.items) - l.head }
+
+func (l *itemLog) front() *sendItem { return &l.items[l.head] }
+
+// copyItem copies msg into a recycled buffer.
+func (n *Node) copyItem(msg []byte) []byte {
+	if len(msg) <= n.pool.size {
+		return append(n.pool.get(), msg...)
+	}
+	l := &n.itemLog
+	for i := len(l.big) - 1; i >= 0 && i >= len(l.big)-4; i-- {
+		if cap(l.big[i]) >= len(msg) {
+			b := l.big[i]
+			l.big = append(l.big[:i], l.big[i+1:]...)
+			return append(b[:0], msg...)
+		}
+	}
+	return append([]byte(nil), msg...)
+}
+
+func (n *Node) freeItem(b []byte) {
+	if cap(b) <= n.pool.size {
+		n.pool.put(b)
+		return
+	}
+	if len(n.itemLog.big) < 8 {
+		n.itemLog.big = append(n.itemLog.big, b)
+	}
+}
+
+// packItem hands one item to the packer and records which packets hold it.
+func (n *Node) packItem(it *sendItem) {
+	if it.safe != n.packerSafe && n.packer.Pending() > 0 {
+		n.packer.Flush(n.emitFn)
+	}
+	n.packerSafe = it.safe
+	it.first = n.queuedPkts
+	n.packer.Add(it.data, n.emitFn)
+	it.last = n.queuedPkts
+	if n.packer.Pending() == 0 {
+		it.last--
+	}
+}
+
+// stamped records that one queued packet got its sequence number, and
+// forgets the items that are now wholly on the ring.
+func (n *Node) stamped() {
+	n.stampedPkts++
+	l := &n.itemLog
+	for l.len() > 0 && l.front().last < n.stampedPkts {
+		n.freeItem(l.front().data)
+		l.items[l.head] = sendItem{}
+		l.head++
+	}
+	if l.head == len(l.items) {
+		l.items = l.items[:0]
+		l.head = 0
+	} else if l.head > 1024 && l.head*2 > len(l.items) {
+		k := copy(l.items, l.items[l.head:])
+		clear(l.items[k:])
+		l.items = l.items[:k]
+		l.head = 0
+	}
+}
+
+// repackAfterConfChange re-packs the unsent items when the oldest one was
+// partly stamped in the previous ring, so that it goes out whole.
+func (n *Node) repackAfterConfChange() {
+	l := &n.itemLog
+	if l.len() == 0 || l.front().first >= n.stampedPkts {
+		return
+	}
+	n.newMsgs.drain(&n.pool)
+	n.packer = pg.NewPacker(n.cfg.PGPayloadLimit())
+	n.queuedPkts = n.stampedPkts
+	for i := l.head; i < len(l.items); i++ {
+		n.packItem(&l.items[i])
+	}
+}
