@@ -22,7 +22,7 @@ type benchPkt struct {
 	data []byte
 }
 
-func newBenchNet(b *testing.B, n int) *benchNet {
+func newBenchNet(b testing.TB, n int) *benchNet {
 	bn := &benchNet{deliv: make([]int, n+1), bytes: make([]int, n+1)}
 	ids := make([]NodeID, n)
 	for i := range ids {
@@ -119,6 +119,44 @@ func (bn *benchNet) pumpN(max int) {
 	}
 }
 
+// run has node 1 send count messages and runs the ring until node 3 has
+// delivered them all.
+func (bn *benchNet) run(msg []byte, count int) {
+	sender := bn.nodes[1]
+	target := bn.deliv[3] + count
+	sent := 0
+	for bn.deliv[3] < target {
+		for sent < count && sender.newMsgs.len() < 2*sender.cfg.WindowSize {
+			if sender.Send(msg, Agreed) != nil {
+				break
+			}
+			bn.collect(1)
+			sent++
+		}
+		if bn.head == len(bn.queue) {
+			for i := 1; i < len(bn.nodes); i++ {
+				bn.nodes[i].Tick()
+				bn.collect(i)
+			}
+		}
+		bn.pumpN(8)
+	}
+}
+
+// The hot path (token handling, sending, delivery) allocates nothing per
+// message once warmed up, for messages that fit in one frame.
+func TestHotPathDoesNotAllocate(t *testing.T) {
+	for _, size := range []int{64, 1024} {
+		bn := newBenchNet(t, 3)
+		msg := make([]byte, size)
+		bn.run(msg, 5000)
+		allocs := testing.AllocsPerRun(20, func() { bn.run(msg, 200) })
+		if perMsg := allocs / 200; perMsg > 0.01 {
+			t.Errorf("size %d: %.3f allocations per delivered message (%.0f per 200)", size, perMsg, allocs)
+		}
+	}
+}
+
 // BenchmarkOrdering measures messages ordered and delivered per second in a
 // simulated 3-node ring (one sender, every node delivering), and the
 // allocations per delivered message.
@@ -127,29 +165,8 @@ func BenchmarkOrdering(b *testing.B) {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			bn := newBenchNet(b, 3)
 			msg := make([]byte, size)
-			sender := bn.nodes[1]
-			// Warm up buffers and queues.
-			run := func(count int) {
-				target := bn.deliv[3] + count
-				sent := 0
-				for bn.deliv[3] < target {
-					for sent < count && sender.newMsgs.len() < 2*sender.cfg.WindowSize {
-						if sender.Send(msg, Agreed) != nil {
-							break
-						}
-						bn.collect(1)
-						sent++
-					}
-					if bn.head == len(bn.queue) {
-						for i := 1; i < len(bn.nodes); i++ {
-							bn.nodes[i].Tick()
-							bn.collect(i)
-						}
-					}
-					bn.pumpN(8)
-				}
-			}
-			run(2000)
+			run := func(count int) { bn.run(msg, count) }
+			run(2000) // warm up buffers and queues
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			b.ResetTimer()

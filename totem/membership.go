@@ -104,7 +104,9 @@ func (n *Node) consensusAgreed() bool {
 			return false
 		}
 	}
-	return count > 0
+	// A node that failed to receive forms a singleton ring whatever is left
+	// of proc − failed (it put itself in the failed list).
+	return count > 0 || n.failedToRecv
 }
 
 // consensusExpired is memb_state_consensus_timeout_expired.
