@@ -73,6 +73,11 @@ type Options struct {
 	NoCatchUp bool
 	// Observers receive every Record.
 	Observers []Observer
+	// MaxInFlight bounds the datagrams in flight; beyond it the cluster
+	// panics with a *FloodError, turning a message storm (which grows
+	// without bound) into a report instead of an exhausted memory; default
+	// 200000.
+	MaxInFlight int
 	// MaxReadyLoops bounds the Ready/Advance rounds after one input, to
 	// turn a core that never stops producing output into a panic instead of
 	// a hang; default 100000.
@@ -88,6 +93,18 @@ type member struct {
 	ps       totem.PersistentState
 	pausedAt int64
 	queue    []Datagram
+}
+
+// FloodError is the panic value of a cluster whose network holds more than
+// Options.MaxInFlight datagrams.
+type FloodError struct {
+	Time     int64
+	InFlight int
+}
+
+// Error describes the flood.
+func (e *FloodError) Error() string {
+	return fmt.Sprintf("totemtest: %d datagrams in flight at t=%dms: the nodes are flooding the network", e.InFlight, e.Time)
 }
 
 // Cluster runs N nodes over a Network in virtual time. It is driven by one
@@ -118,6 +135,9 @@ func NewCluster(o Options) (*Cluster, error) {
 	}
 	if o.PauseQueue == 0 {
 		o.PauseQueue = 1024
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = 200000
 	}
 	if o.MaxReadyLoops == 0 {
 		o.MaxReadyLoops = 100000

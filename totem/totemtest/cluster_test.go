@@ -267,3 +267,33 @@ func TestTraceTail(t *testing.T) {
 		t.Errorf("tail %q", got)
 	}
 }
+
+// storm is a Solo that answers every datagram with two broadcasts: a
+// message storm.
+type storm struct{ *Solo }
+
+func (s storm) Step(data []byte) error {
+	s.rd.Frames = append(s.rd.Frames, totem.Frame{To: totem.Broadcast, Data: data}, totem.Frame{To: totem.Broadcast, Data: data})
+	return nil
+}
+
+func TestClusterFloodPanics(t *testing.T) {
+	newStorm := func(cfg totem.Config, ps totem.PersistentState) (Machine, error) {
+		m, err := NewSolo(cfg, ps)
+		return storm{m.(*Solo)}, err
+	}
+	c, err := NewCluster(Options{Nodes: 3, NewMachine: newStorm, MaxInFlight: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.StartAll()
+	c.Send(1, []byte("x"), totem.Agreed)
+	defer func() {
+		f, ok := recover().(*FloodError)
+		if !ok || f.InFlight <= 5000 {
+			t.Fatalf("recovered %v, want a *FloodError", f)
+		}
+	}()
+	c.Run(100)
+	t.Fatal("no flood detected")
+}

@@ -31,6 +31,9 @@ type FrameInfo struct {
 	Seq uint32
 	// TokenSeq is the ORF or commit token's token_seq.
 	TokenSeq uint32
+	// Inner names the old-ring MCAST a recovery wrapper carries (zero
+	// otherwise): receiving the wrapper is receiving that message.
+	Inner totem.MsgRef
 }
 
 // PeekFrame reads the FrameInfo of a datagram. It never panics; a short or
@@ -70,6 +73,11 @@ func PeekFrame(b []byte) FrameInfo {
 	case wire.TypeMcast:
 		f.Recovery = b[4] == wire.Encapsulated
 		f.Seq, f.Ring = u32(17), ring(25)
+		if f.Recovery && len(b) >= 2*wire.McastHeaderSize {
+			if in := PeekFrame(b[wire.McastHeaderSize:]); in.Valid && in.Type == wire.TypeMcast {
+				f.Inner = totem.MsgRef{Ring: in.Ring, Seq: in.Seq}
+			}
+		}
 	case wire.TypeMergeDetect:
 		f.Ring = ring(17)
 	case wire.TypeMembJoin:
@@ -126,7 +134,7 @@ func (f FrameInfo) String() string {
 		return fmt.Sprintf("token %v seq=%d tseq=%d", f.Ring, f.Seq, f.TokenSeq)
 	case wire.TypeMcast:
 		if f.Recovery {
-			return fmt.Sprintf("mcast(rec) %v#%d from %d", f.Ring, f.Seq, f.Origin)
+			return fmt.Sprintf("mcast(rec) %v#%d from %d [%v#%d]", f.Ring, f.Seq, f.Origin, f.Inner.Ring, f.Inner.Seq)
 		}
 		return fmt.Sprintf("mcast %v#%d from %d", f.Ring, f.Seq, f.Origin)
 	case wire.TypeMembJoin:

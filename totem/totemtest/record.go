@@ -139,15 +139,26 @@ func (r DropReason) String() string {
 // Groups), is valid only during the Observe call: observers copy what they
 // keep.
 type Record struct {
-	Time  int64
-	Kind  Kind
-	Node  totem.NodeID
-	Inc   int
-	Peer  totem.NodeID
+	// Time is the tick at which it happened.
+	Time int64
+	// Kind says what happened and which fields are set.
+	Kind Kind
+	// Node and Inc name the node incarnation concerned (the receiver of a
+	// frame, the sender of an application message).
+	Node totem.NodeID
+	Inc  int
+	// Peer is the other end of a frame: its sender on receipt, drop and
+	// duplication; its destination (or totem.Broadcast) on send.
+	Peer totem.NodeID
+	// Frame describes the datagram of a frame record.
 	Frame FrameInfo
-	Size  int
-	Drop  DropReason
-	Err   error
+	// Size is the datagram's or message's length in bytes (for KindResume,
+	// the number of queued datagrams).
+	Size int
+	// Drop says why a frame was lost (KindDrop).
+	Drop DropReason
+	// Err is Node.Step's error (KindStepError) or Node.Send's (KindAppSend).
+	Err error
 	// Event is set for KindDeliver and KindConfChange.
 	Event *totem.Event
 	// Notice is set for KindNotice.

@@ -55,7 +55,7 @@ func (s *Solo) Start() {
 	me := []totem.NodeID{s.cfg.NodeID}
 	s.rd.Events = append(s.rd.Events,
 		totem.Event{Type: totem.EventConfChange, Conf: &totem.ConfChange{Transitional: true, RingID: s.ring, Members: me}},
-		totem.Event{Type: totem.EventConfChange, Conf: &totem.ConfChange{RingID: s.ring, Members: me, Joined: me}})
+		totem.Event{Type: totem.EventConfChange, Conf: &totem.ConfChange{RingID: s.ring, Members: me}})
 }
 
 func (s *Solo) header(t wire.MessageType, size int) []byte {

@@ -193,6 +193,9 @@ func (c *Cluster) sendFrame(mb *member, f totem.Frame) {
 
 func (c *Cluster) transmit(from, to totem.NodeID, data []byte, info FrameInfo) {
 	n, why := c.net.Send(c.now, from, to, data, info)
+	if c.net.InFlight() > c.opts.MaxInFlight {
+		panic(&FloodError{Time: c.now, InFlight: c.net.InFlight()})
+	}
 	switch {
 	case n == 0:
 		c.rec = Record{Kind: KindDrop, Node: to, Inc: c.Incarnation(to), Peer: from, Frame: info, Size: len(data), Drop: why}
