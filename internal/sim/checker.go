@@ -86,6 +86,7 @@ type conf struct {
 	trans   bool
 	ring    totem.RingID
 	members []totem.NodeID
+	at      int64 // when it was installed
 }
 
 // transKey names a transitional configuration, or a virtual synchrony
@@ -302,6 +303,16 @@ func (c *Checker) Regular(id totem.NodeID) (ring totem.RingID, members []totem.N
 		return totem.RingID{}, nil, false
 	}
 	return s.reg.ring, s.reg.members, true
+}
+
+// RegularSince returns when the node's current incarnation installed its
+// latest regular configuration (-1 if none).
+func (c *Checker) RegularSince(id totem.NodeID) int64 {
+	s := c.cur[id]
+	if s == nil || s.reg == nil {
+		return -1
+	}
+	return s.reg.at
 }
 
 func isSortedSet(ids []totem.NodeID) bool {

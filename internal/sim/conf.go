@@ -100,7 +100,7 @@ func (c *Checker) regularConf(s *incState, cc *totem.ConfChange, members []totem
 			c.segs[key] = seg
 		}
 	}
-	s.reg = &conf{ring: cc.RingID, members: members}
+	s.reg = &conf{ring: cc.RingID, members: members, at: c.now}
 	s.pending, s.latest = nil, s.reg
 	s.segStart, s.segSum = len(s.delivered), 0
 	c.maxRing[s.node] = cc.RingID.Seq

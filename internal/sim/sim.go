@@ -158,9 +158,10 @@ type Result struct {
 	// Frames counts frames sent, Copies the copies the network carried,
 	// Drops the copies lost.
 	Frames, Copies, Drops int
-	// QuietAt is when faults stopped, LiveAt when the final ring formed
-	// (-1 if it did not).
-	QuietAt, LiveAt int64
+	// QuietAt is when faults stopped, LiveAt when the final ring was seen
+	// whole and stable (-1 if it was not), FormedAt when its last member
+	// installed it (possibly before the faults stopped).
+	QuietAt, LiveAt, FormedAt int64
 }
 
 // Summary is the result on one line.
@@ -171,7 +172,11 @@ func (r *Result) Summary() string {
 	}
 	live := "never"
 	if r.LiveAt >= 0 {
-		live = fmt.Sprintf("%dms after faults stopped", r.LiveAt-r.QuietAt)
+		if d := r.FormedAt - r.QuietAt; d >= 0 {
+			live = fmt.Sprintf("formed %dms after faults stopped", d)
+		} else {
+			live = fmt.Sprintf("formed %dms before faults stopped, survived them", -d)
+		}
 	}
 	f := r.Faults
 	return fmt.Sprintf("seed=%d %s rings=%d delivered=%d sent=%d refused=%d frames=%d drops=%d "+
@@ -214,15 +219,16 @@ func (k *counter) Observe(r *totemtest.Record) {
 
 // sim is one run in progress.
 type sim struct {
-	o      Options
-	p      plan
-	c      *totemtest.Cluster
-	ck     *Checker
-	tr     *totemtest.Trace
-	cnt    counter
-	wl     *workload
-	fl     *faults
-	liveAt int64
+	o        Options
+	p        plan
+	c        *totemtest.Cluster
+	ck       *Checker
+	tr       *totemtest.Trace
+	cnt      counter
+	wl       *workload
+	fl       *faults
+	liveAt   int64
+	formedAt int64
 }
 
 // Run simulates one seed. The error reports invalid options only; a broken
@@ -286,7 +292,7 @@ func (s *sim) fill(res *Result) {
 		res.Faults = s.fl.counts
 	}
 	res.Frames, res.Copies, res.Drops = s.cnt.frames, s.cnt.copies, s.cnt.drops
-	res.LiveAt = s.liveAt
+	res.LiveAt, res.FormedAt = s.liveAt, s.formedAt
 }
 
 // run is the main loop: one tick, then the faults and sends due, then the
@@ -333,9 +339,16 @@ func (s *sim) checkLiveness(now int64) {
 	}
 	ids := s.c.IDs()
 	if ring, ok := s.oneRing(ids); ok {
+		// The ring formed when its last member installed it (perhaps
+		// before the faults stopped); it counts as final from now on.
+		formed := int64(0)
+		for _, id := range ids {
+			formed = max(formed, s.ck.RegularSince(id))
+		}
 		s.liveAt = now
 		s.ck.SetLive(now, ring)
-		s.c.Note(fmt.Sprintf("final ring %v formed, %dms after faults stopped", ring, now-s.p.quietAt))
+		s.c.Note(fmt.Sprintf("final ring %v formed %dms after faults stopped (checked at %dms)", ring, formed-s.p.quietAt, now-s.p.quietAt))
+		s.formedAt = formed
 		return
 	}
 	if now >= s.p.deadline {
