@@ -1,0 +1,326 @@
+// Package runner is the goroutine shell around the pure Totem core: it
+// owns the clock, the transport and the ring id file, feeds the core
+// datagrams, ticks and application messages, and acts on its Ready.
+//
+// One goroutine (Run) owns the totem.Node; a second one blocks in
+// Transport.Receive and hands batches of datagrams over a channel. Time is
+// real time, converted into the core's ticks; the timer is set from
+// Node.NextTimer so an idle node does not wake up every tick.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corogo/corogo/internal/transport"
+	"github.com/corogo/corogo/totem"
+	"github.com/corogo/corogo/totem/ringid"
+)
+
+// Options configure a Runner.
+type Options struct {
+	// Totem is the protocol configuration (validated by totem.NewNode).
+	Totem totem.Config
+	// Transport carries the frames. The Runner closes it when Run returns.
+	Transport transport.Transport
+	// StateDir holds the ringid_<nodeid> file; empty keeps the ring id in
+	// memory only (tests).
+	StateDir string
+	// Logger receives the protocol log lines, worded as corosync words them.
+	Logger *slog.Logger
+	// OnEvent is called on the Run goroutine for every delivery and
+	// configuration change, in order. Event data is valid only during the
+	// call.
+	OnEvent func(totem.Event)
+	// BatchSize is the number of datagrams received per system call
+	// (default 64).
+	BatchSize int
+}
+
+// Runner drives one totem.Node.
+type Runner struct {
+	opts   Options
+	node   *totem.Node
+	log    *slog.Logger
+	tick   time.Duration
+	sendCh chan sendReq
+	rxCh   chan *rxBatch
+	freeRx chan *rxBatch
+
+	mu     sync.Mutex // guards status
+	status totem.Status
+	stats  totem.Stats
+}
+
+type sendReq struct {
+	msg   []byte
+	g     totem.Guarantee
+	reply chan error
+}
+
+type rxBatch struct {
+	dgrams []transport.Datagram
+	n      int
+	err    error
+}
+
+// New loads the ring id file and builds the node.
+func New(opts Options) (*Runner, error) {
+	if opts.Transport == nil {
+		return nil, errors.New("runner: no transport")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 64
+	}
+	var ps totem.PersistentState
+	if opts.StateDir != "" {
+		seq, ok, err := ringid.Load(opts.StateDir, opts.Totem.NodeID)
+		if err != nil {
+			return nil, fmt.Errorf("runner: %w", err)
+		}
+		ps = totem.PersistentState{RingSeq: seq, Valid: ok}
+		if !ok {
+			ps.Valid = true // Load created the file holding 0
+		}
+	}
+	node, err := totem.NewNode(opts.Totem, ps)
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	r := &Runner{
+		opts:   opts,
+		node:   node,
+		log:    opts.Logger,
+		tick:   opts.Totem.TickInterval,
+		sendCh: make(chan sendReq),
+		rxCh:   make(chan *rxBatch, 4),
+		freeRx: make(chan *rxBatch, 4),
+	}
+	for range 4 {
+		r.freeRx <- &rxBatch{dgrams: make([]transport.Datagram, opts.BatchSize)}
+	}
+	r.status = node.Status()
+	return r, nil
+}
+
+// ErrNotRunning is returned by Send when Run is not running.
+var ErrNotRunning = errors.New("runner: not running")
+
+// Send queues an application message; it is safe for concurrent use.
+// It returns totem.ErrTryAgain when the node's send queue is full.
+func (r *Runner) Send(ctx context.Context, msg []byte, g totem.Guarantee) error {
+	req := sendReq{msg: msg, g: g, reply: make(chan error, 1)}
+	select {
+	case r.sendCh <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status returns the latest snapshot of the protocol state.
+func (r *Runner) Status() totem.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+// Stats returns the latest protocol counters.
+func (r *Runner) Stats() totem.Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Run drives the node until ctx is done. On a clean stop it sends
+// corosync's leave message so the others re-form at once. It closes the
+// transport before returning.
+func (r *Runner) Run(ctx context.Context) error {
+	tr := r.opts.Transport
+	recvDone := make(chan struct{})
+	go r.receive(recvDone)
+	defer func() {
+		tr.Close()
+		<-recvDone
+	}()
+
+	start := time.Now()
+	var ticked int64 // ticks given to the node so far
+	r.node.Start()
+	if err := r.flush(); err != nil {
+		return err
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	expected := time.Time{}
+	for {
+		// Arm the timer for the node's next deadline.
+		if d, ok := r.node.NextTimer(); ok {
+			due := start.Add(time.Duration(ticked+d) * r.tick)
+			wait := time.Until(due)
+			timer.Reset(max(wait, 0))
+			expected = due
+		} else {
+			timer.Reset(time.Hour)
+			expected = time.Time{}
+		}
+		select {
+		case <-ctx.Done():
+			r.node.Leave()
+			err := r.flush()
+			r.snapshot()
+			return err
+		case b := <-r.rxCh:
+			if b.err != nil {
+				if errors.Is(b.err, net.ErrClosed) {
+					return fmt.Errorf("runner: transport closed: %w", b.err)
+				}
+				r.log.Warn("receive failed", "err", b.err)
+			}
+			for i := range b.n {
+				_ = r.node.Step(b.dgrams[i].Data) // malformed input is counted by the node
+			}
+			r.freeRx <- b
+		case req := <-r.sendCh:
+			req.reply <- r.node.Send(req.msg, req.g)
+		case now := <-timer.C:
+			if !expected.IsZero() {
+				if late := now.Sub(expected); late > r.opts.Totem.Token/2 && r.opts.Totem.Token > 0 {
+					r.log.Warn(fmt.Sprintf("Corosync main process was not scheduled for %.4f ms (threshold is %.4f ms). Consider token timeout increase.",
+						float64(late)/float64(time.Millisecond), float64(r.opts.Totem.Token/2)/float64(time.Millisecond)))
+				}
+			}
+		}
+		// Catch the node's clock up with real time.
+		due := int64(time.Since(start) / r.tick)
+		for ticked < due {
+			r.node.Tick()
+			ticked++
+		}
+		if err := r.flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// receive runs in its own goroutine, blocked in the transport.
+func (r *Runner) receive(done chan struct{}) {
+	defer close(done)
+	for {
+		b := <-r.freeRx
+		b.n, b.err = r.opts.Transport.Receive(b.dgrams)
+		r.rxCh <- b
+		if b.err != nil && errors.Is(b.err, net.ErrClosed) {
+			return
+		}
+	}
+}
+
+// flush acts on the node's Ready: persist, send, deliver, log.
+func (r *Runner) flush() error {
+	if !r.node.HasReady() {
+		return nil
+	}
+	rd := r.node.Ready()
+	if rd.PersistRingSeq && r.opts.StateDir != "" {
+		if err := ringid.Store(r.opts.StateDir, r.opts.Totem.NodeID, rd.RingSeq); err != nil {
+			r.node.Advance()
+			return fmt.Errorf("runner: %w", err)
+		}
+	}
+	if len(rd.Frames) > 0 {
+		if err := r.opts.Transport.Send(rd.Frames); err != nil {
+			r.log.Debug("send failed", "err", err)
+		}
+	}
+	for _, n := range rd.Notices {
+		r.logNotice(n)
+	}
+	if r.opts.OnEvent != nil {
+		for _, e := range rd.Events {
+			r.opts.OnEvent(e)
+		}
+	}
+	changed := len(rd.Notices) > 0
+	r.node.Advance()
+	if changed {
+		r.snapshot()
+	}
+	return nil
+}
+
+func (r *Runner) snapshot() {
+	st, stats := r.node.Status(), r.node.Stats()
+	r.mu.Lock()
+	r.status, r.stats = st, stats
+	r.mu.Unlock()
+}
+
+// gatherReasons are corosync's words for why GATHER was entered.
+var gatherReasons = map[int64]string{
+	0: "consensus timeout", 2: "The token was lost in the OPERATIONAL state.",
+	3: "The consensus timeout expired.", 4: "The token was lost in the COMMIT state.",
+	5: "The token was lost in the RECOVERY state.", 6: "failed to receive",
+	7: "foreign message in operational state", 8: "foreign message in gather state",
+	9: "merge during operational state", 10: "merge during gather state", 11: "merge during join",
+	12: "join during operational state", 13: "join during commit state", 14: "join during recovery",
+	15: "interface change",
+}
+
+func ids(l []totem.NodeID) string {
+	var sb strings.Builder
+	for i, id := range l {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		fmt.Fprintf(&sb, "%d", id)
+	}
+	return sb.String()
+}
+
+// logNotice words a notice as corosync logs it.
+func (r *Runner) logNotice(n totem.Notice) {
+	switch n.Type {
+	case totem.NoticeMembership:
+		msg := fmt.Sprintf("A new membership (%v) was formed. Members", n.Ring)
+		if len(n.Joined) > 0 {
+			msg += " joined: " + ids(n.Joined)
+		}
+		if len(n.Left) > 0 {
+			msg += " left: " + ids(n.Left)
+		}
+		if len(n.Failed) > 0 {
+			r.log.Info("Failed to receive the leave message. failed: " + ids(n.Failed))
+		}
+		r.log.Info(msg, "ring", n.Ring.String(), "members", ids(n.Members))
+	case totem.NoticeTokenLost:
+		r.log.Info(fmt.Sprintf("A processor failed, forming new configuration: token timed out (%dms), waiting %dms for consensus.", n.Value, n.Value2))
+	case totem.NoticeTokenWarning:
+		r.log.Info(fmt.Sprintf("Token has not been received in %d ms", n.Value))
+	case totem.NoticeFailedToReceive:
+		r.log.Error("FAILED TO RECEIVE")
+	case totem.NoticeConsensusTimeout:
+		r.log.Debug("The consensus timeout expired.")
+	case totem.NoticeStateChange:
+		switch n.State {
+		case totem.StateGather:
+			r.log.Debug(fmt.Sprintf("entering GATHER state from %d(%s).", n.Value, gatherReasons[n.Value]))
+		default:
+			r.log.Debug(fmt.Sprintf("entering %v state.", n.State))
+		}
+	}
+}
