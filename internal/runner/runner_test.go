@@ -29,7 +29,9 @@ type memTransport struct {
 	once sync.Once
 }
 
-func newHub() *hub { return &hub{boxes: map[totem.NodeID]*memTransport{}, cut: map[totem.NodeID]bool{}} }
+func newHub() *hub {
+	return &hub{boxes: map[totem.NodeID]*memTransport{}, cut: map[totem.NodeID]bool{}}
+}
 
 func (h *hub) attach(id totem.NodeID) *memTransport {
 	m := &memTransport{h: h, id: id, in: make(chan []byte, 4096), done: make(chan struct{})}
@@ -94,8 +96,8 @@ func (m *memTransport) Receive(batch []transport.Datagram) (int, error) {
 }
 
 func (m *memTransport) SetMembers([]transport.Member) error { return nil }
-func (m *memTransport) LocalAddr() netip.AddrPort          { return netip.AddrPort{} }
-func (m *memTransport) Stats() transport.Stats             { return transport.Stats{} }
+func (m *memTransport) LocalAddr() netip.AddrPort           { return netip.AddrPort{} }
+func (m *memTransport) Stats() transport.Stats              { return transport.Stats{} }
 func (m *memTransport) Close() error {
 	m.once.Do(func() {
 		close(m.done)
