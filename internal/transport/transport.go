@@ -1,5 +1,3 @@
-// Package transport carries Totem frames between hosts over UDP, the way
-// corosync 3.1's udpu and udp transports do (shared/spec/corosync-wire.md §1).
 package transport
 
 import (
@@ -35,8 +33,16 @@ type Datagram struct {
 
 // Stats counts transport activity.
 type Stats struct {
+	// TxDatagrams counts datagrams handed to the kernel: a Broadcast frame
+	// counts one per member with udpu, two with udp (the group and the
+	// node's own copy). RxDatagrams counts datagrams returned by Receive.
 	TxDatagrams, RxDatagrams uint64
-	TxErrors                 uint64
+	// TxErrors counts datagrams not sent: unknown targets, refusals by the
+	// kernel, and datagrams pending when the transport was closed.
+	TxErrors uint64
+	// RxErrors counts receive system calls that failed (other than "try
+	// again"), such as a reported ICMP error.
+	RxErrors uint64
 	// RxUnlisted counts datagrams dropped because their source address is
 	// not a nodelist member (block_unlisted_ips).
 	RxUnlisted uint64
