@@ -146,6 +146,7 @@ func (n *Node) tokenTimeout() {
 		n.gatherEnter(gatherFromConsensusExpired)
 		n.stats.GatherTokenLost++
 	case StateCommit:
+		n.forgetStaleFailures()
 		n.gatherEnter(gatherFromTokenLostCommit)
 		n.stats.CommitTokenLost++
 	case StateRecovery:
@@ -154,11 +155,27 @@ func (n *Node) tokenTimeout() {
 	}
 }
 
+// forgetStaleFailures empties the failed list when a committed ring
+// attempt is abandoned. Deviation: corosync keeps the list of the gather
+// that led to the attempt, and clears it only on entering OPERATIONAL. Two
+// groups that abandon attempts at the same moment then hand each other
+// those stale lists in their joins ("I am in your failed list, so you are
+// in mine"), split again, and can do so forever, as the simulator showed
+// with seven nodes. A node that is really gone is found again by the next
+// consensus timeout. A node that failed to receive stays in its own list.
+func (n *Node) forgetStaleFailures() {
+	n.failedList = n.failedList[:0]
+	if n.failedToRecv {
+		n.failedList = append(n.failedList, n.id)
+	}
+}
+
 // recoveryTokenLoss is memb_recovery_state_token_loss: restore the old
 // ring's receive state and gather again.
 func (n *Node) recoveryTokenLoss() {
 	n.aru = n.oldAru
 	n.highSeqRecv = n.oldHighSeqRecv
+	n.forgetStaleFailures()
 	n.gatherEnter(gatherFromTokenLostRecovery)
 	n.stats.RecoveryTokenLost++
 }
@@ -192,11 +209,13 @@ func (n *Node) handleJoin(j *wire.MembJoin) {
 		n.joinProcess(j)
 	case StateCommit:
 		if setHas(n.newMembList, j.SystemFrom) && j.RingSeq >= n.ringID.Seq {
+			n.forgetStaleFailures()
 			n.joinProcess(j)
 			n.gatherEnter(gatherFromJoinCommit)
 		}
 	case StateRecovery:
 		if setHas(n.newMembList, j.SystemFrom) && j.RingSeq >= n.ringID.Seq {
+			n.forgetStaleFailures()
 			n.joinProcess(j)
 			n.aru = n.oldAru
 			n.highSeqRecv = n.oldHighSeqRecv
