@@ -307,6 +307,7 @@ func (r *Runner) logNotice(n totem.Notice) {
 			r.log.Info("Failed to receive the leave message. failed: " + ids(n.Failed))
 		}
 		r.log.Info(msg, "ring", n.Ring.String(), "members", ids(n.Members))
+		r.log.Debug(fmt.Sprintf("Members[%d]: %s", len(n.Members), ids(n.Members)))
 	case totem.NoticeTokenLost:
 		r.log.Info(fmt.Sprintf("A processor failed, forming new configuration: token timed out (%dms), waiting %dms for consensus.", n.Value, n.Value2))
 	case totem.NoticeTokenWarning:
