@@ -218,4 +218,3 @@ func detach(args []string) error {
 	}
 	return cmd.Process.Release()
 }
-

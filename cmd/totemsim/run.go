@@ -42,7 +42,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 		loss       = fs.Float64("loss", 0.2, "worst random loss rate of the fault phase (0: none; one-way lossy links then lose nothing either)")
 		quietAfter = fs.Float64("quiet-after", 0.5, "fraction of the steps after which faults stop")
 		faultEvery = fs.Int64("fault-interval", 400, "mean ms between faults")
-		sendEvery  = fs.Int64("send-interval", 20, "mean ms between two messages of one node")
+		sendEvery  = fs.Int64("send-interval", 0, "mean ms between two messages of one node (default max(20, 4 × nodes))")
 		maxMsg     = fs.Int("max-message", 1<<20, "largest application message in bytes")
 		tail       = fs.Int("tail", 300, "events of trace printed with a violation")
 	)

@@ -155,7 +155,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	go r.receive(recvDone)
 	defer func() {
 		tr.Close()
-		<-recvDone
+		// Hand buffers back until the receiver has seen the close: it may
+		// be waiting for a free buffer rather than in Receive.
+		for {
+			select {
+			case b := <-r.rxCh:
+				r.freeRx <- b
+			case <-recvDone:
+				return
+			}
+		}
 	}()
 
 	start := time.Now()

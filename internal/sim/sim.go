@@ -32,7 +32,9 @@ type Options struct {
 	// (default 400).
 	FaultInterval int64
 	// SendInterval is the mean number of ticks between two messages of one
-	// node (default 20).
+	// node (default 20 for up to five nodes, 4 × nodes beyond: the offered
+	// load of the whole cluster stays within what one ring carries, so
+	// that every message can be delivered before the run ends).
 	SendInterval int64
 	// MaxMessage is the largest message (default 1 MiB).
 	MaxMessage int
@@ -66,7 +68,7 @@ func (o Options) withDefaults() Options {
 		o.FaultInterval = 400
 	}
 	if o.SendInterval == 0 {
-		o.SendInterval = 20
+		o.SendInterval = max(20, 4*int64(o.Nodes))
 	}
 	if o.MaxMessage == 0 {
 		o.MaxMessage = 1 << 20
