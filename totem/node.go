@@ -159,7 +159,10 @@ func NewNode(cfg Config, ps PersistentState) (*Node, error) {
 	n.ringID = RingID{Rep: n.id, Seq: seq + 1}
 	n.oldRingID = n.ringID
 	n.tokenRingIDSeq = n.ringID.Seq
-	n.membList = []NodeID{n.id}
+	// No ring yet: the first transitional configuration is empty and the
+	// first regular one lists every member as joined, this node included,
+	// as corosync's do.
+	n.membList = nil
 	n.aru, n.highSeqRecv, n.highDelivered, n.lastReleased = 0, 0, 0, 0
 	n.safePoint = 0
 	return n, nil

@@ -110,9 +110,11 @@ func TestSingleNodeFormsRing5(t *testing.T) {
 	if st.State != StateOperational || st.RingID != (RingID{Rep: 1, Seq: 5}) {
 		t.Fatalf("status %+v, want OPERATIONAL on 1.5", st)
 	}
+	// As corosync: the first transitional configuration is empty and the
+	// first regular one has every member joined, this node included.
 	want := []string{
-		"trans=true ring=1.5 members=[1] joined=[] left=[]",
-		"trans=false ring=1.5 members=[1] joined=[] left=[]",
+		"trans=true ring=1.5 members=[] joined=[] left=[]",
+		"trans=false ring=1.5 members=[1] joined=[1] left=[]",
 	}
 	if strings.Join(m.confs[1], "\n") != strings.Join(want, "\n") {
 		t.Errorf("confchgs:\n%s\nwant:\n%s", strings.Join(m.confs[1], "\n"), strings.Join(want, "\n"))

@@ -312,10 +312,10 @@ func (r *Runner) logNotice(n totem.Notice) {
 		if len(n.Left) > 0 {
 			msg += " left: " + ids(n.Left)
 		}
+		r.log.Info(msg, "ring", n.Ring.String(), "members", ids(n.Members))
 		if len(n.Failed) > 0 {
 			r.log.Info("Failed to receive the leave message. failed: " + ids(n.Failed))
 		}
-		r.log.Info(msg, "ring", n.Ring.String(), "members", ids(n.Members))
 		r.log.Debug(fmt.Sprintf("Members[%d]: %s", len(n.Members), ids(n.Members)))
 	case totem.NoticeTokenLost:
 		r.log.Info(fmt.Sprintf("A processor failed, forming new configuration: token timed out (%dms), waiting %dms for consensus.", n.Value, n.Value2))
@@ -323,8 +323,6 @@ func (r *Runner) logNotice(n totem.Notice) {
 		r.log.Info(fmt.Sprintf("Token has not been received in %d ms", n.Value))
 	case totem.NoticeFailedToReceive:
 		r.log.Error("FAILED TO RECEIVE")
-	case totem.NoticeConsensusTimeout:
-		r.log.Debug("The consensus timeout expired.")
 	case totem.NoticeStateChange:
 		switch n.State {
 		case totem.StateGather:

@@ -26,7 +26,10 @@ func (c *Checker) confChange(s *incState, cc *totem.ConfChange) {
 		c.fail(ConfChanges, s, "%s configuration %v: members %v not ascending", kind, cc.RingID, cc.Members)
 		return
 	}
-	if _, ok := slices.BinarySearch(cc.Members, s.node); !ok {
+	// A node's first transitional configuration is empty, as corosync's
+	// is: it comes from no previous ring. Every other one includes it.
+	firstTrans := cc.Transitional && s.reg == nil && len(cc.Members) == 0
+	if _, ok := slices.BinarySearch(cc.Members, s.node); !ok && !firstTrans {
 		c.fail(ConfChanges, s, "%s configuration %v %v does not include the node", kind, cc.RingID, cc.Members)
 		return
 	}
