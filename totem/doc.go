@@ -57,6 +57,26 @@
 //   - Safe delivery is honoured (corosync carries the flag but ignores it).
 //     A packed totempg packet is safe when its messages are: the packer is
 //     flushed when the guarantee changes.
+//   - A join that teaches a gathering node nothing it may adopt does not
+//     make it re-enter GATHER. Corosync re-enters (and re-sends its join)
+//     whenever a join's sets are not subsets of its own, even when the
+//     difference is a failed list it may not merge because the sender was
+//     not in its old ring; two such nodes then answer each other's joins
+//     forever and the consensus timer that would settle it keeps being
+//     restarted. The simulator showed the storm growing exponentially.
+//   - When a committed ring attempt is abandoned (token lost, or a join, in
+//     COMMIT or RECOVERY), the failed list is emptied. Corosync keeps it
+//     until OPERATIONAL; groups that abandon attempts together then seed
+//     each other's failed lists and can split and re-merge forever (seen by
+//     the simulator with seven nodes).
+//   - Totempg items whose packets straddle a configuration change: every
+//     node drops partial items when it installs a regular configuration,
+//     and the sender re-packs such an item whole in the new ring. Corosync
+//     carries on with the continuation, which members that joined in the
+//     new ring throw away while older members deliver the item: a
+//     violation of virtual synchrony the simulator found at once.
+//   - A node that failed to receive and whose proc − failed is empty forms
+//     its singleton ring (corosync's consensus rule for that case).
 //   - Process-pause detection (corosync's pause_flush) belongs to the
 //     runtime, which sees the real clock; the "waiting for trans ack" queue
 //     switch belongs to the service layer's sync.
