@@ -56,7 +56,10 @@ func LivenessBound(cfg totem.Config, nodes int) int64 {
 // drainTicks is how long before the end of a run the workload stops, so
 // that everything sent can be delivered: five token timeouts, enough for
 // the largest message (about 750 SRP messages, 15 rotations at window 50)
-// and safe delivery's extra rotations.
+// and safe delivery's extra rotations, and one more share of that for
+// every five nodes beyond five, whose queues drain through the same
+// window one rotation (of more hops) at a time.
 func drainTicks(cfg totem.Config) int64 {
-	return 5 * int64(cfg.EffectiveTimers().Token/cfg.TickInterval)
+	n := int64(len(cfg.Nodelist))
+	return 5 * int64(cfg.EffectiveTimers().Token/cfg.TickInterval) * max(1, (n+4)/5)
 }
