@@ -109,7 +109,8 @@ type Node struct {
 	deliverFn    func(item []byte)
 	emitFn       func(pkt []byte)
 
-	stats Stats
+	stats      Stats
+	timerTable []timerEntry
 }
 
 // tickTimers holds each timer's deadline in ticks; 0 means disarmed.
@@ -148,6 +149,7 @@ func NewNode(cfg Config, ps PersistentState) (*Node, error) {
 	n.assembler = pg.NewAssembler(cfg.MaxMessageSize)
 	n.deliverFn = n.deliverItem
 	n.emitFn = n.queuePacket
+	n.buildTimerTable()
 	n.stats.DroppedReasons = map[string]uint64{}
 
 	seq := uint64(0)
@@ -184,37 +186,34 @@ func (n *Node) Tick() {
 		return
 	}
 	n.now++
+	for _, tm := range n.timerTable {
+		if *tm.deadline != 0 && n.now >= *tm.deadline {
+			*tm.deadline = 0
+			tm.fire()
+		}
+	}
+}
+
+// timerEntry pairs a deadline with its handler; Tick fires them in
+// corosync's order of precedence.
+type timerEntry struct {
+	deadline *int64
+	fire     func()
+}
+
+func (n *Node) buildTimerTable() {
 	t := &n.ticks
-	if t.sendJoin != 0 && n.now >= t.sendJoin {
-		t.sendJoin = 0
-		n.sendJoinNow()
-	}
-	if t.join != 0 && n.now >= t.join {
-		n.joinTimeout()
-	}
-	if t.warning != 0 && n.now >= t.warning {
-		t.warning = 0
-		n.notice(Notice{Type: NoticeTokenWarning, Value: n.timers.TokenWarning.Milliseconds()})
-	}
-	if t.consensus != 0 && n.now >= t.consensus {
-		t.consensus = 0
-		n.consensusTimeout()
-	}
-	if t.token != 0 && n.now >= t.token {
-		t.token = 0
-		n.tokenTimeout()
-	}
-	if t.tokenRetransmit != 0 && n.now >= t.tokenRetransmit {
-		t.tokenRetransmit = 0
-		n.tokenRetransmitTimeout()
-	}
-	if t.hold != 0 && n.now >= t.hold {
-		t.hold = 0
-		n.holdTimeout()
-	}
-	if t.merge != 0 && n.now >= t.merge {
-		t.merge = 0
-		n.mergeTimeout()
+	n.timerTable = []timerEntry{
+		{&t.sendJoin, n.sendJoinNow},
+		{&t.join, n.joinTimeout},
+		{&t.warning, func() {
+			n.notice(Notice{Type: NoticeTokenWarning, Value: n.timers.TokenWarning.Milliseconds()})
+		}},
+		{&t.consensus, n.consensusTimeout},
+		{&t.token, n.tokenTimeout},
+		{&t.tokenRetransmit, n.tokenRetransmitTimeout},
+		{&t.hold, n.holdTimeout},
+		{&t.merge, n.mergeTimeout},
 	}
 }
 
@@ -255,7 +254,7 @@ func (n *Node) Send(msg []byte, g Guarantee) error {
 		return ErrTryAgain
 	}
 	l := &n.itemLog
-	l.items = append(l.items, sendItem{data: n.copyItem(msg), safe: g == Safe})
+	l.push(sendItem{data: n.copyItem(msg), safe: g == Safe})
 	n.packItem(&l.items[len(l.items)-1])
 	n.tokenHoldCancelSend()
 	return nil

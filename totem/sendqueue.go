@@ -22,14 +22,9 @@ type sendItem struct {
 
 // itemLog is the FIFO of unstamped items.
 type itemLog struct {
-	items []sendItem
-	head  int
-	big   [][]byte // free buffers larger than the pool's
+	queue[sendItem]
+	big [][]byte // free buffers larger than the pool's
 }
-
-func (l *itemLog) len() int { return len(l.items) - l.head }
-
-func (l *itemLog) front() *sendItem { return &l.items[l.head] }
 
 // copyItem copies msg into a recycled buffer.
 func (n *Node) copyItem(msg []byte) []byte {
@@ -77,18 +72,7 @@ func (n *Node) stamped() {
 	n.stampedPkts++
 	l := &n.itemLog
 	for l.len() > 0 && l.front().last < n.stampedPkts {
-		n.freeItem(l.front().data)
-		l.items[l.head] = sendItem{}
-		l.head++
-	}
-	if l.head == len(l.items) {
-		l.items = l.items[:0]
-		l.head = 0
-	} else if l.head > 1024 && l.head*2 > len(l.items) {
-		k := copy(l.items, l.items[l.head:])
-		clear(l.items[k:])
-		l.items = l.items[:k]
-		l.head = 0
+		n.freeItem(l.pop().data)
 	}
 }
 
@@ -102,7 +86,8 @@ func (n *Node) repackAfterConfChange() {
 	n.newMsgs.drain(&n.pool)
 	n.packer = pg.NewPacker(n.cfg.PGPayloadLimit())
 	n.queuedPkts = n.stampedPkts
-	for i := l.head; i < len(l.items); i++ {
-		n.packItem(&l.items[i])
+	items := l.rest()
+	for i := range items {
+		n.packItem(&items[i])
 	}
 }

@@ -116,30 +116,35 @@ func (q *sortQueue) moveFrom(o *sortQueue) {
 	o.reinit(0)
 }
 
-// fifo is a queue of message buffers.
-type fifo struct {
-	items [][]byte
+// queue is a FIFO that reuses its backing array.
+type queue[T any] struct {
+	items []T
 	head  int
 }
 
-func (f *fifo) len() int      { return len(f.items) - f.head }
-func (f *fifo) push(b []byte) { f.items = append(f.items, b) }
-func (f *fifo) peek() []byte  { return f.items[f.head] }
-func (f *fifo) pop() []byte {
-	b := f.items[f.head]
-	f.items[f.head] = nil
-	f.head++
-	if f.head == len(f.items) {
-		f.items = f.items[:0]
-		f.head = 0
-	} else if f.head > 1024 && f.head*2 > len(f.items) {
-		n := copy(f.items, f.items[f.head:])
-		clear(f.items[n:])
-		f.items = f.items[:n]
-		f.head = 0
+func (q *queue[T]) len() int  { return len(q.items) - q.head }
+func (q *queue[T]) push(v T)  { q.items = append(q.items, v) }
+func (q *queue[T]) front() *T { return &q.items[q.head] }
+func (q *queue[T]) rest() []T { return q.items[q.head:] }
+func (q *queue[T]) pop() T {
+	v := q.items[q.head]
+	var zero T
+	q.items[q.head] = zero
+	q.head++
+	if q.head == len(q.items) {
+		q.items = q.items[:0]
+		q.head = 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items = q.items[:n]
+		q.head = 0
 	}
-	return b
+	return v
 }
+
+// fifo is a queue of message buffers.
+type fifo struct{ queue[[]byte] }
 
 // drain empties the queue into the pool.
 func (f *fifo) drain(p *bufPool) {
