@@ -16,6 +16,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/corogo/corogo/internal/transport"
@@ -53,7 +54,11 @@ type Runner struct {
 	rxCh   chan *rxBatch
 	freeRx chan *rxBatch
 
-	mu     sync.Mutex // guards status
+	running  atomic.Bool
+	stopped  chan struct{} // closed when Run returns
+	lastSnap time.Time     // Run goroutine only
+
+	mu     sync.Mutex // guards status and stats
 	status totem.Status
 	stats  totem.Stats
 }
@@ -97,13 +102,14 @@ func New(opts Options) (*Runner, error) {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
 	r := &Runner{
-		opts:   opts,
-		node:   node,
-		log:    opts.Logger,
-		tick:   opts.Totem.TickInterval,
-		sendCh: make(chan sendReq),
-		rxCh:   make(chan *rxBatch, 4),
-		freeRx: make(chan *rxBatch, 4),
+		opts:    opts,
+		node:    node,
+		log:     opts.Logger,
+		tick:    opts.Totem.TickInterval,
+		sendCh:  make(chan sendReq),
+		rxCh:    make(chan *rxBatch, 4),
+		freeRx:  make(chan *rxBatch, 4),
+		stopped: make(chan struct{}),
 	}
 	for range 4 {
 		r.freeRx <- &rxBatch{dgrams: make([]transport.Datagram, opts.BatchSize)}
@@ -118,9 +124,14 @@ var ErrNotRunning = errors.New("runner: not running")
 // Send queues an application message; it is safe for concurrent use.
 // It returns totem.ErrTryAgain when the node's send queue is full.
 func (r *Runner) Send(ctx context.Context, msg []byte, g totem.Guarantee) error {
+	if !r.running.Load() {
+		return ErrNotRunning
+	}
 	req := sendReq{msg: msg, g: g, reply: make(chan error, 1)}
 	select {
 	case r.sendCh <- req:
+	case <-r.stopped:
+		return ErrNotRunning
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -139,7 +150,8 @@ func (r *Runner) Status() totem.Status {
 	return r.status
 }
 
-// Stats returns the latest protocol counters.
+// Stats returns the protocol counters, at most about 100 ms old while Run
+// runs.
 func (r *Runner) Stats() totem.Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -150,6 +162,10 @@ func (r *Runner) Stats() totem.Stats {
 // corosync's leave message so the others re-form at once. It closes the
 // transport before returning.
 func (r *Runner) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("runner: Run called twice")
+	}
+	defer close(r.stopped)
 	tr := r.opts.Transport
 	recvDone := make(chan struct{})
 	go r.receive(recvDone)
@@ -266,13 +282,14 @@ func (r *Runner) flush() error {
 	}
 	changed := len(rd.Notices) > 0
 	r.node.Advance()
-	if changed {
+	if changed || time.Since(r.lastSnap) > 100*time.Millisecond {
 		r.snapshot()
 	}
 	return nil
 }
 
 func (r *Runner) snapshot() {
+	r.lastSnap = time.Now()
 	st, stats := r.node.Status(), r.node.Stats()
 	r.mu.Lock()
 	r.status, r.stats = st, stats

@@ -221,3 +221,15 @@ func TestRingFormsDeliversAndReformsAfterLeave(t *testing.T) {
 		}
 	})
 }
+
+func TestSendWithoutRunIsRefused(t *testing.T) {
+	h := newHub()
+	cfg := totem.DefaultConfig(1, []totem.NodeID{1})
+	r, err := New(Options{Totem: cfg, Transport: h.attach(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send(context.Background(), []byte("x"), totem.Agreed); err != ErrNotRunning {
+		t.Fatalf("Send before Run: %v", err)
+	}
+}
