@@ -203,13 +203,23 @@ func (r *Runner) Run(ctx context.Context) error {
 			timer.Reset(time.Hour)
 			expected = time.Time{}
 		}
+		// catchUp brings the node's clock to real time. It runs before an
+		// event is handled, so that timers the event arms start from now
+		// and not from when the loop last woke up.
+		catchUp := func() {
+			for due := int64(time.Since(start) / r.tick); ticked < due; ticked++ {
+				r.node.Tick()
+			}
+		}
 		select {
 		case <-ctx.Done():
+			catchUp()
 			r.node.Leave()
 			err := r.flush()
 			r.snapshot()
 			return err
 		case b := <-r.rxCh:
+			catchUp()
 			if b.err != nil {
 				if errors.Is(b.err, net.ErrClosed) {
 					return fmt.Errorf("runner: transport closed: %w", b.err)
@@ -221,6 +231,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			r.freeRx <- b
 		case req := <-r.sendCh:
+			catchUp()
 			req.reply <- r.node.Send(req.msg, req.g)
 		case now := <-timer.C:
 			if !expected.IsZero() {
@@ -229,12 +240,7 @@ func (r *Runner) Run(ctx context.Context) error {
 						float64(late)/float64(time.Millisecond), float64(r.opts.Totem.Token/2)/float64(time.Millisecond)))
 				}
 			}
-		}
-		// Catch the node's clock up with real time.
-		due := int64(time.Since(start) / r.tick)
-		for ticked < due {
-			r.node.Tick()
-			ticked++
+			catchUp()
 		}
 		if err := r.flush(); err != nil {
 			return err
