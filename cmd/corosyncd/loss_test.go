@@ -629,7 +629,7 @@ func TestNetnsLossSteadyLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := c.Start(h.Index, netns.Spec{
-			Args: []string{exe, "-test.run=^TestLossHelperProcess$", "-test.timeout=4m"},
+			Args: []string{exe, "-test.run=^TestLossHelperProcess$", "-test.timeout=" + (dur + 3*time.Minute).String()},
 			Env: []string{
 				lossHelperEnv + "=1",
 				lossEnvConf + "=" + conf,
