@@ -227,39 +227,6 @@ type bnCluster struct {
 	res      *bnResults
 }
 
-// bnConf is the shared corosync.conf of a configuration; logfile and
-// stateDir are the host's.
-func bnConf(hosts []netns.Host, tm bnTimers, logfile, stateDir string) string {
-	var b strings.Builder
-	b.WriteString("totem {\n\tversion: 2\n\tcluster_name: bench\n\ttransport: udpu\n\tcrypto_cipher: none\n\tcrypto_hash: none\n")
-	if tm.token > 0 {
-		fmt.Fprintf(&b, "\ttoken: %d\n", tm.token)
-	}
-	if tm.coef >= 0 {
-		fmt.Fprintf(&b, "\ttoken_coefficient: %d\n", tm.coef)
-	}
-	b.WriteString("}\nnodelist {\n")
-	for _, h := range hosts {
-		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: n%d\n\t}\n", h.Addr, h.Index, h.Index)
-	}
-	fmt.Fprintf(&b, `}
-logging {
-	fileline: off
-	to_stderr: no
-	to_syslog: no
-	to_logfile: yes
-	logfile: %s
-	timestamp: hires
-	debug: on
-}
-system {
-	state_dir: %s
-	sched_rr: no
-}
-`, logfile, stateDir)
-	return b.String()
-}
-
 func (b *bnCluster) all() []int {
 	l := make([]int, b.cfg.n)
 	for i := range l {
@@ -520,7 +487,7 @@ func bnRun(t *testing.T, cfg bnConfig, reps int, daemon, corosync string, res *b
 	for _, h := range hosts {
 		conf := filepath.Join(h.Dir, "corosync.conf")
 		logf := filepath.Join(h.Dir, "corosync.log")
-		if err := os.WriteFile(conf, []byte(bnConf(hosts, cfg.timers, logf, h.State)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(testConf{cluster: "bench", token: cfg.timers.token, coef: cfg.timers.coef, logfile: logf, stateDir: h.State, noSchedRR: true}.text(hosts)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		b.conf = append(b.conf, conf)

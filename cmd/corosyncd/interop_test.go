@@ -28,14 +28,12 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -99,25 +97,6 @@ func mxIDs(s string) []int {
 	return out
 }
 
-// mxLogTime parses the hires timestamp ("Jan 02 15:04:05.000") that starts
-// a line of both daemons' logs.
-func mxLogTime(line string) time.Time {
-	const layout = "Jan 02 15:04:05.000"
-	if len(line) < len(layout) {
-		return time.Time{}
-	}
-	ts, err := time.ParseInLocation(layout, line[:len(layout)], time.Local)
-	if err != nil {
-		return time.Time{}
-	}
-	now := time.Now()
-	ts = ts.AddDate(now.Year(), 0, 0)
-	if ts.After(now.Add(time.Hour)) {
-		ts = ts.AddDate(-1, 0, 0)
-	}
-	return ts
-}
-
 // mxParse returns the memberships logged in lines, in order. For real
 // corosync the member list is the RECOVERY block's "position" lines; for
 // corosyncd the "Members[N]:" line that follows the membership line.
@@ -140,7 +119,7 @@ func mxParse(lines []string) []mxRing {
 				out = append(out, *pending)
 			}
 			seq, _ := strconv.ParseUint(m[2], 16, 64)
-			r := mxRing{id: m[1] + "." + m[2], seq: seq, joined: mxIDs(m[3]), left: mxIDs(m[4]), at: mxLogTime(l), line: l}
+			r := mxRing{id: m[1] + "." + m[2], seq: seq, joined: mxIDs(m[3]), left: mxIDs(m[4]), at: nsLogTime(l), line: l}
 			if len(pos) > 0 {
 				r.members = slices.Sorted(slices.Values(pos))
 			}
@@ -178,38 +157,6 @@ func (m *mxCluster) name(i int) string {
 		return fmt.Sprintf("host %d (corosyncd)", i)
 	}
 	return fmt.Sprintf("host %d (corosync)", i)
-}
-
-// mxConf is the shared corosync.conf; logfile and stateDir are the host's.
-func mxConf(hosts []netns.Host, logfile, stateDir string) string {
-	var b strings.Builder
-	b.WriteString(`totem {
-	version: 2
-	cluster_name: mixedring
-	transport: udpu
-	crypto_cipher: none
-	crypto_hash: none
-}
-nodelist {
-`)
-	for _, h := range hosts {
-		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: n%d\n\t}\n", h.Addr, h.Index, h.Index)
-	}
-	fmt.Fprintf(&b, `}
-logging {
-	fileline: off
-	to_stderr: no
-	to_syslog: no
-	to_logfile: yes
-	logfile: %s
-	timestamp: hires
-	debug: on
-}
-system {
-	state_dir: %s
-}
-`, logfile, stateDir)
-	return b.String()
 }
 
 func (m *mxCluster) start(i int) {
@@ -370,25 +317,6 @@ func (m *mxCluster) shmClean() {
 	}
 }
 
-func mxBuild(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goTool); err != nil {
-			t.Skipf("skipping: no go tool to build corosyncd (not in PATH, not %s)", goTool)
-		}
-	}
-	out := filepath.Join(t.TempDir(), "corosyncd")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", out, "github.com/corogo/corogo/cmd/corosyncd")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cannot build corosyncd: %v\n%s", err, b)
-	}
-	return out
-}
-
 func mxLookCorosync() (string, error) {
 	if p, err := exec.LookPath("corosync"); err == nil {
 		return p, nil
@@ -415,7 +343,7 @@ func TestNetnsMixedRingWithCorosync(t *testing.T) {
 	if out, err := exec.Command(cs, "-v").CombinedOutput(); err == nil {
 		t.Logf("real node: %s", strings.SplitN(string(out), "\n", 2)[0])
 	}
-	m := &mxCluster{t: t, corosync: cs, daemon: mxBuild(t)}
+	m := &mxCluster{t: t, corosync: cs, daemon: nsBuild(t)}
 	opts := netns.Options{Hosts: 3}
 	if keep := os.Getenv("COROGO_INTEROP_KEEP"); keep != "" {
 		// Keep the host directories (configs, logs, state) for inspection.
@@ -427,7 +355,7 @@ func TestNetnsMixedRingWithCorosync(t *testing.T) {
 	for _, h := range hosts {
 		conf := filepath.Join(h.Dir, "corosync.conf")
 		logf := filepath.Join(h.Dir, "corosync.log")
-		if err := os.WriteFile(conf, []byte(mxConf(hosts, logf, h.State)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(testConf{cluster: "mixedring", coef: -1, logfile: logf, stateDir: h.State}.text(hosts)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		m.conf = append(m.conf, conf)

@@ -79,40 +79,6 @@ const (
 	lossStepWait = 5 * time.Second
 )
 
-// lossConf is the corosync.conf of the load nodes: udpu, the hosts, token
-// 300 ms with token_coefficient 0 (the issue's setting), the host's own
-// state_dir, TOTEM log on stderr with debug on.
-func lossConf(hosts []netns.Host, stateDir string) string {
-	var b strings.Builder
-	b.WriteString(`totem {
-	version: 2
-	cluster_name: losstest
-	transport: udpu
-	crypto_cipher: none
-	crypto_hash: none
-	token: 300
-	token_coefficient: 0
-}
-nodelist {
-`)
-	for _, h := range hosts {
-		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: n%d\n\t}\n", h.Addr, h.Index, h.Index)
-	}
-	fmt.Fprintf(&b, `}
-logging {
-	to_stderr: yes
-	to_logfile: no
-	to_syslog: no
-	timestamp: hires
-	debug: on
-}
-system {
-	state_dir: %s
-}
-`, stateDir)
-	return b.String()
-}
-
 // ---------------------------------------------------------------------
 // The load node (helper process).
 
@@ -625,7 +591,7 @@ func TestNetnsLossSteadyLoad(t *testing.T) {
 	})
 	for _, h := range hosts {
 		conf := h.Dir + "/corosync.conf"
-		if err := os.WriteFile(conf, []byte(lossConf(hosts, h.State)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(testConf{cluster: "losstest", token: 300, coef: 0, stateDir: h.State}.text(hosts)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := c.Start(h.Index, netns.Spec{

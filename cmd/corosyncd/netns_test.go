@@ -115,7 +115,7 @@ func newNSCluster(t *testing.T, bin string, n int) *nsCluster {
 	hosts := c.Hosts()
 	for _, h := range hosts {
 		p := filepath.Join(h.Dir, "corosync.conf")
-		if err := os.WriteFile(p, []byte(nsConf(hosts, h.State)), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(testConf{cluster: "netnstest", token: 300, coef: 0, stateDir: h.State}.text(hosts)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		k.conf = append(k.conf, p)
@@ -128,39 +128,6 @@ func newNSCluster(t *testing.T, bin string, n int) *nsCluster {
 		}
 	})
 	return k
-}
-
-// nsConf is a corosync.conf for the hosts: udpu, token 300 ms, logging to
-// stderr with debug on (for Members[N] lines).
-func nsConf(hosts []netns.Host, stateDir string) string {
-	var b strings.Builder
-	b.WriteString(`totem {
-	version: 2
-	cluster_name: netnstest
-	transport: udpu
-	crypto_cipher: none
-	crypto_hash: none
-	token: 300
-	token_coefficient: 0
-}
-nodelist {
-`)
-	for _, h := range hosts {
-		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: n%d\n\t}\n", h.Addr, h.Index, h.Index)
-	}
-	fmt.Fprintf(&b, `}
-logging {
-	to_stderr: yes
-	to_logfile: no
-	to_syslog: no
-	timestamp: hires
-	debug: on
-}
-system {
-	state_dir: %s
-}
-`, stateDir)
-	return b.String()
 }
 
 func (k *nsCluster) start(i int) {
