@@ -1,38 +1,15 @@
 package config
 
 import (
+	"github.com/corogo/corogo/internal/spectest"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
 
-// specPath finds shared/spec/<name> by walking up from the package
-// directory; COROGO_SPEC_DIR overrides the search.
-func specPath(tb testing.TB, name string) string {
-	tb.Helper()
-	if dir := os.Getenv("COROGO_SPEC_DIR"); dir != "" {
-		return filepath.Join(dir, name)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "spec", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("%s not found above the package directory; set COROGO_SPEC_DIR", name)
-		}
-		dir = parent
-	}
-}
+func specPath(tb testing.TB, name string) string { return spectest.Path(tb, name) }
 
 func loadReal(t *testing.T) *Config {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/corogo/corogo/internal/spectest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -407,30 +408,7 @@ func TestReadUDPMissingFile(t *testing.T) {
 	}
 }
 
-// samplePath finds the shared corosync capture by walking up from the
-// package directory; COROGO_SPEC_DIR overrides the search.
-func samplePath(t testing.TB) string {
-	t.Helper()
-	const name = "corosync-udpu-sample.pcap"
-	if dir := os.Getenv("COROGO_SPEC_DIR"); dir != "" {
-		return filepath.Join(dir, name)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "spec", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("%s not found above the package directory; set COROGO_SPEC_DIR", name)
-		}
-		dir = parent
-	}
-}
+func samplePath(t testing.TB) string { return spectest.Path(t, spectest.Sample) }
 
 func TestSampleCapture(t *testing.T) {
 	f, err := os.Open(samplePath(t))

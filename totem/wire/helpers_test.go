@@ -3,8 +3,7 @@ package wire_test
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"os"
-	"path/filepath"
+	"github.com/corogo/corogo/internal/spectest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,30 +16,7 @@ import (
 // sample is sent to it (tokens also from it).
 const totemPort = 5405
 
-// samplePath finds ../shared/spec/corosync-udpu-sample.pcap by walking up from
-// the package directory; COROGO_SPEC_DIR overrides the search.
-func samplePath(tb testing.TB) string {
-	tb.Helper()
-	const name = "corosync-udpu-sample.pcap"
-	if dir := os.Getenv("COROGO_SPEC_DIR"); dir != "" {
-		return filepath.Join(dir, name)
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "spec", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatalf("%s not found above the package directory; set COROGO_SPEC_DIR", name)
-		}
-		dir = parent
-	}
-}
+func samplePath(tb testing.TB) string { return spectest.Path(tb, spectest.Sample) }
 
 var sampleOnce struct {
 	sync.Once
