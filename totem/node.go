@@ -35,11 +35,10 @@ type Node struct {
 	tokenRingIDSeq uint64
 
 	// Old ring state saved on entering COMMIT (corosync old_ring_state_*).
-	oldRingSaved      bool
-	oldAru            uint32
-	oldHighSeqRecv    uint32
-	oldSafePoint      uint32
-	highRingDelivered uint32
+	oldRingSaved   bool
+	oldAru         uint32
+	oldHighSeqRecv uint32
+	oldSafePoint   uint32
 
 	// Ordering state of the current ring.
 	aru           uint32 // my_aru

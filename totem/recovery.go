@@ -12,7 +12,6 @@ import (
 func (n *Node) recoveryEnter() {
 	ct := &n.commitToken
 	n.orfDiscard = false
-	n.highRingDelivered = 0
 	n.recovery.reinit(0)
 	n.retransQ.drain(&n.pool)
 	lowRingAru := n.oldHighSeqRecv
@@ -42,9 +41,6 @@ func (n *Node) recoveryEnter() {
 			}
 			if seqLT(m.Aru, lowRingAru) {
 				lowRingAru = m.Aru
-			}
-			if seqLT(n.highRingDelivered, m.HighDelivered) {
-				n.highRingDelivered = m.HighDelivered
 			}
 		}
 		n.originateOldMessages(lowRingAru)
