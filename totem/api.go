@@ -115,6 +115,9 @@ type Event struct {
 	// Delivery fields (EventDeliver).
 	From      NodeID
 	Guarantee Guarantee
+	// Swapped reports that the sender used the other byte order: the
+	// group header and service messages in Data are in that order.
+	Swapped bool
 	// Data is the application message; valid until Advance.
 	Data []byte
 	// MsgRing and MsgSeq name the SRP message that completed Data (its last

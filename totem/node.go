@@ -105,6 +105,7 @@ type Node struct {
 	curRing      RingID
 	curSeq       uint32
 	curGuarantee Guarantee
+	curSwapped   bool
 	deliverFn    func(item []byte)
 	emitFn       func(pkt []byte)
 
@@ -258,6 +259,41 @@ func (n *Node) Send(msg []byte, g Guarantee) error {
 	n.tokenHoldCancelSend()
 	return nil
 }
+
+// SendVec is Send for a message given in parts, which are concatenated.
+func (n *Node) SendVec(g Guarantee, parts ...[]byte) error {
+	if len(parts) == 1 {
+		return n.Send(parts[0], g)
+	}
+	if n.state == StateStopped {
+		return ErrStopped
+	}
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	if size > n.cfg.MaxMessageSize {
+		return ErrMessageTooBig
+	}
+	limit := n.cfg.PGPayloadLimit()
+	need := (size+limit-1)/limit + 1
+	if n.newMsgs.len()+need > n.cfg.SendQueueLimit {
+		return ErrTryAgain
+	}
+	buf := n.allocItem(size)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	l := &n.itemLog
+	l.push(sendItem{data: buf, safe: g == Safe})
+	n.packItem(&l.items[len(l.items)-1])
+	n.tokenHoldCancelSend()
+	return nil
+}
+
+// SendRoom reports how many more packets the send queue takes before Send
+// returns ErrTryAgain.
+func (n *Node) SendRoom() int { return max(n.cfg.SendQueueLimit-n.newMsgs.len(), 0) }
 
 // queuePacket wraps one totempg packet into an MCAST frame and queues it
 // until the token arrives (corosync's totemsrp_mcast).

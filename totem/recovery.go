@@ -255,6 +255,7 @@ func (n *Node) deliverMessage(buf []byte, h *wire.McastHeader) {
 	n.curRing = h.RingID
 	n.curSeq = h.Seq
 	n.curGuarantee = Agreed
+	n.curSwapped = h.Swapped
 	if h.Guarantee == uint32(Safe) {
 		n.curGuarantee = Safe
 	}
@@ -272,7 +273,7 @@ func (n *Node) deliverItem(item []byte) {
 	start := len(n.arena)
 	n.arena = append(n.arena, item...)
 	n.rd.Events = append(n.rd.Events, Event{
-		Type: EventDeliver, From: n.curFrom, Guarantee: n.curGuarantee,
+		Type: EventDeliver, From: n.curFrom, Guarantee: n.curGuarantee, Swapped: n.curSwapped,
 		Data: n.encoded(start), MsgRing: n.curRing, MsgSeq: n.curSeq,
 	})
 	n.stats.Delivered++

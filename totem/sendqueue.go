@@ -28,18 +28,23 @@ type itemLog struct {
 
 // copyItem copies msg into a recycled buffer.
 func (n *Node) copyItem(msg []byte) []byte {
-	if len(msg) <= n.pool.size {
-		return append(n.pool.get(), msg...)
+	return append(n.allocItem(len(msg)), msg...)
+}
+
+// allocItem returns an empty recycled buffer with room for size bytes.
+func (n *Node) allocItem(size int) []byte {
+	if size <= n.pool.size {
+		return n.pool.get()
 	}
 	l := &n.itemLog
 	for i := len(l.big) - 1; i >= 0 && i >= len(l.big)-4; i-- {
-		if cap(l.big[i]) >= len(msg) {
+		if cap(l.big[i]) >= size {
 			b := l.big[i]
 			l.big = append(l.big[:i], l.big[i+1:]...)
-			return append(b[:0], msg...)
+			return b[:0]
 		}
 	}
-	return append([]byte(nil), msg...)
+	return make([]byte, 0, size)
 }
 
 func (n *Node) freeItem(b []byte) {
