@@ -101,7 +101,7 @@ func (a *apiFor) MaxMessage() int { return a.h.opts.MaxItem - len(pg.GroupHeader
 func (a *apiFor) Ring() (service.RingID, []service.NodeID) {
 	return a.h.ring, a.h.members
 }
-func (a *apiFor) Syncing() bool         { return a.h.sync != nil && a.h.sync.Syncing() }
+func (a *apiFor) Syncing() bool        { return a.h.sync != nil && a.h.sync.Syncing() }
 func (a *apiFor) Logger() *slog.Logger { return a.log }
 
 // API returns the service.API for an engine of service id whose log lines
