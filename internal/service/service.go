@@ -13,7 +13,7 @@
 //     handlers).
 //
 // An Engine reaches the daemon only through the API it is given, so each
-// one is tested alone with a fake API (see servicetest). Engines are pure
+// one is tested alone with a fake API. Engines are pure
 // state machines in the sense of the project: no goroutines, sockets or
 // clocks of their own.
 package service
@@ -184,7 +184,8 @@ type Conn interface {
 	ID() uint64
 	// Cred are the peer's credentials.
 	Cred() Cred
-	// Reply answers request reqID with a status and a payload.
+	// Reply answers request reqID with a status and a payload, which is
+	// copied.
 	Reply(reqID uint32, status Status, payload []byte)
 	// Event queues an unsolicited message of kind to the client; the
 	// payload is hdr followed by body (either may be nil) and is copied.
@@ -217,6 +218,7 @@ const (
 	ErrInvalidArg Status = 7
 	ErrNoMemory   Status = 8
 	ErrBadHandle  Status = 9
+	ErrBusy       Status = 10
 	ErrAccess     Status = 11
 	ErrNotExist   Status = 12
 	ErrNameTooLon Status = 13
@@ -243,6 +245,8 @@ func (s Status) String() string {
 		return "no memory"
 	case ErrBadHandle:
 		return "bad handle"
+	case ErrBusy:
+		return "busy"
 	case ErrAccess:
 		return "access denied"
 	case ErrNotExist:
@@ -275,8 +279,9 @@ type LibEngine interface {
 }
 
 // Flow is implemented by engines that hold client messages the ring could
-// not take yet: the daemon calls Resume when the send queue has room
-// again, and stops reading from a connection while Held reports it.
+// not take yet: the daemon calls Resume when the send queue may have room
+// again (after every batch of ring events, which includes the end of a
+// sync), and stops reading from a connection while Held reports it.
 type Flow interface {
 	// Held reports whether the engine still holds unsent messages of c.
 	Held(c Conn) bool
