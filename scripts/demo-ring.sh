@@ -10,7 +10,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	sleep 0.3
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	rm -rf "$work"
+	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -54,7 +54,7 @@ CONF
 
 echo "== starting corosyncd 1, 2, 3 on 127.0.0.1-3:$port (config $work/corosync.conf)"
 for i in 1 2 3; do
-	"$work/corosyncd" -f -c "$work/corosync.conf" -n "$i" >"$work/n$i.log" 2>&1 &
+	COROSYNCD_SOCKET="$work/n$i.sock" "$work/corosyncd" -f -c "$work/corosync.conf" -n "$i" >"$work/n$i.log" 2>&1 &
 	pids+=($!)
 done
 

@@ -163,7 +163,7 @@ func (m *mxCluster) start(i int) {
 	m.t.Helper()
 	spec := netns.Spec{
 		// Never talk to a service manager of the machine.
-		Env: []string{"NOTIFY_SOCKET="},
+		Env: []string{"NOTIFY_SOCKET=", "COROSYNCD_SOCKET=" + m.c.Host(i).Dir + "/corosyncd.sock"},
 	}
 	if m.isGo(i) {
 		spec.Args = []string{m.daemon, "-f", "-c", m.conf[i-1], "-n", strconv.Itoa(i)}

@@ -135,7 +135,7 @@ func (k *nsCluster) start(i int) {
 	_, err := k.c.Start(i, netns.Spec{
 		Args: []string{k.bin, "-f", "-c", k.conf[i-1], "-n", strconv.Itoa(i)},
 		// Never let a daemon talk to a service manager of the machine.
-		Env: []string{"NOTIFY_SOCKET="},
+		Env: []string{"NOTIFY_SOCKET=", "COROSYNCD_SOCKET=" + k.c.Host(i).Dir + "/corosyncd.sock"},
 	})
 	if err != nil {
 		k.t.Fatalf("start corosyncd on host %d: %v", i, err)

@@ -14,9 +14,8 @@ import (
 	"syscall"
 
 	"github.com/corogo/corogo/internal/config"
+	"github.com/corogo/corogo/internal/daemon"
 	"github.com/corogo/corogo/internal/logging"
-	"github.com/corogo/corogo/internal/runner"
-	"github.com/corogo/corogo/internal/sdnotify"
 	"github.com/corogo/corogo/internal/transport"
 	"github.com/corogo/corogo/totem"
 )
@@ -30,6 +29,7 @@ type flags struct {
 	test       bool
 	version    bool
 	nodeID     uint
+	metrics    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -41,6 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.test, "t", false, "check the configuration, print the effective values and exit")
 	fs.BoolVar(&f.version, "v", false, "print the version and exit")
 	fs.UintVar(&f.nodeID, "n", 0, "this node's `nodeid` (default: the nodelist entry whose ring0_addr is local, or whose name is the host name)")
+	fs.StringVar(&f.metrics, "m", "", "serve Prometheus metrics at http://`ADDR`/metrics (off by default; e.g. 127.0.0.1:9664)")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -86,48 +87,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLog()
-	totemLog := log.With("subsys", "TOTEM")
-	mainLog := log.With("subsys", "MAIN")
-
-	tc, err := cfg.Totem(local.ID)
-	if err != nil {
-		return err
-	}
-	spec, err := cfg.Transport(local.ID)
-	if err != nil {
-		return err
-	}
-	tr, err := openTransport(spec, totemLog)
-	if err != nil {
-		return err
-	}
-	stateDir := cfg.System.StateDir
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		tr.Close()
-		return fmt.Errorf("state_dir: %w", err)
-	}
-	t := tc.EffectiveTimers()
-	mainLog.Info(fmt.Sprintf("Corosync Cluster Engine (corogo %s) starting up", version))
-	totemLog.Info(fmt.Sprintf("Initializing transport (%s).", spec.Kind))
-	totemLog.Info(fmt.Sprintf("Token Timeout (%d ms) retransmit timeout (%d ms)", t.Token.Milliseconds(), t.TokenRetransmit.Milliseconds()))
-	totemLog.Info(fmt.Sprintf("token hold (%d ms) retransmits before loss (%d retrans)", t.Hold.Milliseconds(), tc.TokenRetransmitsBeforeLoss))
-	totemLog.Info(fmt.Sprintf("join (%d ms) send_join (%d ms) consensus (%d ms) merge (%d ms)",
-		t.Join.Milliseconds(), tc.SendJoin.Milliseconds(), t.Consensus.Milliseconds(), t.Merge.Milliseconds()))
-	totemLog.Info(fmt.Sprintf("Maximum network MTU %d", tc.PGPayloadLimit()))
-	totemLog.Info(fmt.Sprintf("The network interface [%v] is now up.", spec.Local.Addr()))
-
-	r, err := runner.New(runner.Options{Totem: tc, Transport: tr, StateDir: stateDir, Logger: totemLog})
-	if err != nil {
-		tr.Close()
-		return err
-	}
-	if _, err := sdnotify.Notify(sdnotify.Ready); err != nil {
-		mainLog.Warn(err.Error())
-	}
-	err = r.Run(ctx)
-	_, _ = sdnotify.Notify(sdnotify.Stopping)
-	mainLog.Info("Corosync Cluster Engine exiting normally")
-	return err
+	return daemon.Run(ctx, daemon.Options{
+		ConfigPath:    f.file,
+		Config:        cfg,
+		NodeID:        local.ID,
+		Logger:        log,
+		MetricsAddr:   f.metrics,
+		Version:       version,
+		OpenTransport: openTransport,
+	})
 }
 
 // openTransport builds the transport the configuration describes.

@@ -8,7 +8,6 @@
 package host
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -268,5 +267,3 @@ func (h *Host) Close(c service.Conn, svc service.ID) {
 		le.Disconnect(c)
 	}
 }
-
-var _ = context.Background
