@@ -245,6 +245,8 @@ func (b *bnCluster) start(i int) {
 	}
 	if b.cfg.impl == bnOurs {
 		spec.Args = []string{b.daemon, "-f", "-c", b.conf[i-1], "-n", strconv.Itoa(i)}
+		// Clients started with ip netns exec do not see the private /run.
+		spec.Env = append(spec.Env, "COROSYNCD_SOCKET="+bnSocket(b.c.Host(i)))
 	} else {
 		spec.Args = []string{b.corosync, "-f", "-c", b.conf[i-1]}
 	}
@@ -256,6 +258,9 @@ func (b *bnCluster) start(i int) {
 		b.pids = append(b.pids, pid)
 	}
 }
+
+// bnSocket is where corosyncd on host h listens for clients.
+func bnSocket(h netns.Host) string { return filepath.Join(h.Dir, "corosyncd.sock") }
 
 func (b *bnCluster) mark(i int) int64 {
 	fi, err := os.Stat(b.logs[i-1])

@@ -21,6 +21,9 @@ type testConf struct {
 	// noSchedRR writes system.sched_rr: no (real corosync's real-time
 	// scheduling off, to compare like with like).
 	noSchedRR bool
+	// quiet logs without debug; votequorum adds quorum.provider (the
+	// configuration of shared/bench/corosync's baseline).
+	quiet, votequorum bool
 }
 
 // text renders the configuration for the hosts: udpu, crypto off, debug
@@ -38,11 +41,18 @@ func (c testConf) text(hosts []netns.Host) string {
 	for _, h := range hosts {
 		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: n%d\n\t}\n", h.Addr, h.Index, h.Index)
 	}
-	b.WriteString("}\nlogging {\n\tfileline: off\n\tto_syslog: no\n\ttimestamp: hires\n\tdebug: on\n")
+	debug := "on"
+	if c.quiet {
+		debug = "off"
+	}
+	fmt.Fprintf(&b, "}\nlogging {\n\tfileline: off\n\tto_syslog: no\n\ttimestamp: hires\n\tdebug: %s\n", debug)
 	if c.logfile != "" {
 		fmt.Fprintf(&b, "\tto_stderr: no\n\tto_logfile: yes\n\tlogfile: %s\n", c.logfile)
 	} else {
 		b.WriteString("\tto_stderr: yes\n\tto_logfile: no\n")
+	}
+	if c.votequorum {
+		b.WriteString("}\nquorum {\n\tprovider: corosync_votequorum\n")
 	}
 	fmt.Fprintf(&b, "}\nsystem {\n\tstate_dir: %s\n", c.stateDir)
 	if c.noSchedRR {

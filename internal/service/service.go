@@ -224,8 +224,8 @@ const (
 	ErrNameTooLon Status = 13
 	ErrExist      Status = 14
 	ErrNoSpace    Status = 15
-	ErrNotSupport Status = 20
-	ErrMsgTooBig  Status = 27
+	ErrNotSupport Status = 19
+	ErrMsgTooBig  Status = 26
 )
 
 // String names the status.
