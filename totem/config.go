@@ -76,7 +76,8 @@ type Config struct {
 	// MaxMessageSize is the largest application message (default 1 MiB).
 	MaxMessageSize int
 	// SendQueueLimit bounds queued SRP messages; Send returns ErrTryAgain
-	// beyond it (default 16384).
+	// beyond it. Default: corosync's MESSAGE_QUEUE_MAX, 4 MiB worth of
+	// packets (4 × MaxMessageSize / NetMTU = 2796 for netmtu 1500).
 	SendQueueLimit int
 
 	// ReportReceipts fills Ready.Receipts, for invariant checkers.
@@ -108,14 +109,13 @@ const (
 
 // Corosync's fixed constants.
 const (
-	hzTick              = 10 * time.Millisecond // 1000/HZ with HZ = 100
-	minTimeout          = 30 * time.Millisecond
-	minHold             = 14 * time.Millisecond
-	sortQueueSize       = 16384 // QUEUE_RTR_ITEMS_SIZE_MAX
-	defaultMaxMsgSize   = 1 << 20
-	mcastOverhead       = 2 * 45 // totempg subtracts two MCAST headers from netmtu
-	maxProcessors       = 384
-	defaultSendQueueLen = 16384
+	hzTick            = 10 * time.Millisecond // 1000/HZ with HZ = 100
+	minTimeout        = 30 * time.Millisecond
+	minHold           = 14 * time.Millisecond
+	sortQueueSize     = 16384 // QUEUE_RTR_ITEMS_SIZE_MAX
+	defaultMaxMsgSize = 1 << 20
+	mcastOverhead     = 2 * 45 // totempg subtracts two MCAST headers from netmtu
+	maxProcessors     = 384
 )
 
 // DefaultConfig returns corosync 3.1's defaults for node id in a cluster of
@@ -140,7 +140,7 @@ func DefaultConfig(id NodeID, nodelist []NodeID) Config {
 		MissCountConst:             5,
 		NetMTU:                     1500,
 		MaxMessageSize:             defaultMaxMsgSize,
-		SendQueueLimit:             defaultSendQueueLen,
+		SendQueueLimit:             4 * defaultMaxMsgSize / 1500,
 	}
 }
 

@@ -1,6 +1,7 @@
 package totem
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/corogo/corogo/totem/pg"
@@ -129,17 +130,7 @@ func NewNode(cfg Config, ps PersistentState) (*Node, error) {
 	cfg.Nodelist = slices.Clone(cfg.Nodelist)
 	slices.Sort(cfg.Nodelist)
 	n := &Node{cfg: cfg, id: cfg.NodeID, state: StateStopped}
-	n.timers = cfg.EffectiveTimers()
-	t := &n.ticks
-	t.dToken = cfg.ticks(n.timers.Token)
-	t.dRetransmit = cfg.ticks(n.timers.TokenRetransmit)
-	t.dHold = cfg.ticks(n.timers.Hold)
-	t.dJoin = cfg.ticks(n.timers.Join)
-	t.dConsensus = cfg.ticks(n.timers.Consensus)
-	t.dMerge = cfg.ticks(n.timers.Merge)
-	if n.timers.TokenWarning > 0 {
-		t.dWarning = cfg.ticks(n.timers.TokenWarning)
-	}
+	n.setTimers()
 	n.pool.size = cfg.NetMTU + wire.McastHeaderSize
 	n.regular = newSortQueue(&n.pool)
 	n.recovery = newSortQueue(&n.pool)
@@ -168,6 +159,44 @@ func NewNode(cfg Config, ps PersistentState) (*Node, error) {
 	n.aru, n.highSeqRecv, n.highDelivered, n.lastReleased = 0, 0, 0, 0
 	n.safePoint = 0
 	return n, nil
+}
+
+// setTimers derives the timer durations in ticks from n.cfg.
+func (n *Node) setTimers() {
+	cfg := n.cfg
+	n.timers = cfg.EffectiveTimers()
+	t := &n.ticks
+	t.dToken = cfg.ticks(n.timers.Token)
+	t.dRetransmit = cfg.ticks(n.timers.TokenRetransmit)
+	t.dHold = cfg.ticks(n.timers.Hold)
+	t.dJoin = cfg.ticks(n.timers.Join)
+	t.dConsensus = cfg.ticks(n.timers.Consensus)
+	t.dMerge = cfg.ticks(n.timers.Merge)
+	t.dWarning = 0
+	if n.timers.TokenWarning > 0 {
+		t.dWarning = cfg.ticks(n.timers.TokenWarning)
+	}
+}
+
+// Reconfigure applies a reloaded configuration at run time, as corosync's
+// configuration reload does: the timers and counters, and the nodelist.
+// Timers already armed keep their deadline; the new durations apply from
+// their next arming. The node id, the MTU, the tick and the message size
+// limits cannot change at run time: a cfg that changes them is refused.
+func (n *Node) Reconfigure(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	old := n.cfg
+	if cfg.NodeID != old.NodeID || cfg.NetMTU != old.NetMTU || cfg.TickInterval != old.TickInterval ||
+		cfg.MaxMessageSize != old.MaxMessageSize {
+		return errors.New("totem: nodeid, netmtu, tick and message size cannot change at run time")
+	}
+	cfg.Nodelist = slices.Clone(cfg.Nodelist)
+	slices.Sort(cfg.Nodelist)
+	n.cfg = cfg
+	n.setTimers()
+	return nil
 }
 
 // Start is corosync's "interface up": the node enters GATHER with its
@@ -254,7 +283,8 @@ func (n *Node) Send(msg []byte, g Guarantee) error {
 		return ErrTryAgain
 	}
 	l := &n.itemLog
-	l.push(sendItem{data: n.copyItem(msg), safe: g == Safe})
+	data, chunk := n.copyItem(msg)
+	l.push(sendItem{data: data, chunk: chunk, safe: g == Safe})
 	n.packItem(&l.items[len(l.items)-1])
 	n.tokenHoldCancelSend()
 	return nil
@@ -280,12 +310,12 @@ func (n *Node) SendVec(g Guarantee, parts ...[]byte) error {
 	if n.newMsgs.len()+need > n.cfg.SendQueueLimit {
 		return ErrTryAgain
 	}
-	buf := n.allocItem(size)
+	buf, chunk := n.allocItem(size)
 	for _, p := range parts {
 		buf = append(buf, p...)
 	}
 	l := &n.itemLog
-	l.push(sendItem{data: buf, safe: g == Safe})
+	l.push(sendItem{data: buf, chunk: chunk, safe: g == Safe})
 	n.packItem(&l.items[len(l.items)-1])
 	n.tokenHoldCancelSend()
 	return nil

@@ -15,45 +15,84 @@ import "github.com/corogo/corogo/totem/pg"
 // sendItem is an item whose last packet has not been stamped yet.
 type sendItem struct {
 	data  []byte
+	chunk *itemChunk // where data lives; nil for a large item
 	safe  bool
 	first uint64 // index of the packet holding its first byte
 	last  uint64 // index of the packet holding its last byte
 }
 
+// itemChunkSize is the size of the buffers small items are copied into.
+// Items are stamped in the order they were queued, so a chunk is filled
+// front to back and recycled once its last item is stamped: queued items
+// take their own size in memory, not a packet buffer each.
+const itemChunkSize = 64 << 10
+
+// itemChunk is a buffer holding consecutive small items.
+type itemChunk struct {
+	buf  []byte // cap itemChunkSize; len = bytes handed out
+	live int    // items in it not yet freed
+}
+
 // itemLog is the FIFO of unstamped items.
 type itemLog struct {
 	queue[sendItem]
-	big [][]byte // free buffers larger than the pool's
+	cur   *itemChunk   // the chunk new small items go to
+	spare []*itemChunk // empty chunks
+	big   [][]byte     // free buffers for large items
 }
 
-// copyItem copies msg into a recycled buffer.
-func (n *Node) copyItem(msg []byte) []byte {
-	return append(n.allocItem(len(msg)), msg...)
+// copyItem copies msg into item storage.
+func (n *Node) copyItem(msg []byte) ([]byte, *itemChunk) {
+	b, c := n.allocItem(len(msg))
+	return append(b, msg...), c
 }
 
-// allocItem returns an empty recycled buffer with room for size bytes.
-func (n *Node) allocItem(size int) []byte {
-	if size <= n.pool.size {
-		return n.pool.get()
-	}
+// allocItem returns empty item storage with room for size bytes.
+func (n *Node) allocItem(size int) ([]byte, *itemChunk) {
 	l := &n.itemLog
-	for i := len(l.big) - 1; i >= 0 && i >= len(l.big)-4; i-- {
-		if cap(l.big[i]) >= size {
-			b := l.big[i]
-			l.big = append(l.big[:i], l.big[i+1:]...)
-			return b[:0]
+	if size > itemChunkSize/4 {
+		for i := len(l.big) - 1; i >= 0 && i >= len(l.big)-4; i-- {
+			if cap(l.big[i]) >= size {
+				b := l.big[i]
+				l.big = append(l.big[:i], l.big[i+1:]...)
+				return b[:0], nil
+			}
 		}
+		return make([]byte, 0, size), nil
 	}
-	return make([]byte, 0, size)
+	c := l.cur
+	if c == nil || len(c.buf)+size > cap(c.buf) {
+		if k := len(l.spare); k > 0 {
+			c = l.spare[k-1]
+			l.spare = l.spare[:k-1]
+		} else {
+			c = &itemChunk{buf: make([]byte, 0, itemChunkSize)}
+		}
+		l.cur = c
+	}
+	start := len(c.buf)
+	c.buf = c.buf[:start+size]
+	c.live++
+	return c.buf[start : start : start+size], c
 }
 
-func (n *Node) freeItem(b []byte) {
-	if cap(b) <= n.pool.size {
-		n.pool.put(b)
+// freeItem releases an item's storage.
+func (n *Node) freeItem(it *sendItem) {
+	l := &n.itemLog
+	c := it.chunk
+	if c == nil {
+		if len(l.big) < 8 && it.data != nil {
+			l.big = append(l.big, it.data)
+		}
 		return
 	}
-	if len(n.itemLog.big) < 8 {
-		n.itemLog.big = append(n.itemLog.big, b)
+	c.live--
+	if c.live > 0 {
+		return
+	}
+	c.buf = c.buf[:0]
+	if c != l.cur && len(l.spare) < 8 {
+		l.spare = append(l.spare, c)
 	}
 }
 
@@ -77,7 +116,8 @@ func (n *Node) stamped() {
 	n.stampedPkts++
 	l := &n.itemLog
 	for l.len() > 0 && l.front().last < n.stampedPkts {
-		n.freeItem(l.pop().data)
+		it := l.pop()
+		n.freeItem(&it)
 	}
 }
 

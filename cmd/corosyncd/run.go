@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/corogo/corogo/internal/config"
@@ -87,6 +88,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLog()
+	if path := os.Getenv("COROSYNCD_CPUPROFILE"); path != "" {
+		// A CPU profile of the whole run, for performance work.
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("COROSYNCD_CPUPROFILE: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("COROSYNCD_CPUPROFILE: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	return daemon.Run(ctx, daemon.Options{
 		ConfigPath:    f.file,
 		Config:        cfg,
