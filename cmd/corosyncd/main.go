@@ -3,7 +3,7 @@
 // ring over udpu or udp exactly as corosync 3.1 does, and keeps the ring
 // id in state_dir as corosync keeps it.
 //
-//	corosyncd [-c FILE] [-f] [-t] [-v] [-n NODEID]
+//	corosyncd [-c FILE] [-f] [-t] [-v] [-n NODEID] [-m ADDR]
 package main
 
 import (
@@ -11,10 +11,22 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
+// Runtime defaults of the daemon, unless the environment sets them: one
+// processor (the node's work is one event loop, like corosync's; more Ps
+// only add cross-thread wake-ups, which cost more than they give on every
+// token hop).
+const (
+	defaultMaxProcs = 1
+)
+
 func main() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(defaultMaxProcs)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {

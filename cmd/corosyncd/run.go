@@ -100,6 +100,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if path := os.Getenv("COROSYNCD_MEMPROFILE"); path != "" {
+		// A heap profile written at exit, for memory work.
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	return daemon.Run(ctx, daemon.Options{
 		ConfigPath:    f.file,
 		Config:        cfg,
@@ -125,6 +134,11 @@ func openTransport(spec config.TransportSpec, log *slog.Logger) (transport.Trans
 	tcfg.TTL = int(spec.TTL)
 	tcfg.BlockUnlisted = spec.BlockUnlistedIPs
 	tcfg.NetMTU = spec.NetMTU
+	// Totem never sends a datagram larger than netmtu (a recovery MCAST
+	// reaches it; the kernel reassembles IP fragments). A buffer of
+	// netmtu plus slack per batch entry, instead of one that holds any UDP
+	// datagram, keeps the receive batches at a few hundred KiB.
+	tcfg.RecvBufferSize = max(4096, spec.NetMTU+1024)
 	tcfg.Logger = log
 	for _, m := range spec.Members {
 		tcfg.Members = append(tcfg.Members, transport.Member{NodeID: totem.NodeID(m.NodeID), Addr: m.Addr})
