@@ -202,4 +202,3 @@ func (d *Daemon) shutdown(reason string) {
 	d.log.With("subsys", "MAIN").Info(reason)
 	d.cancel(fmt.Errorf("%w: %s", ErrShutdown, reason))
 }
-
