@@ -42,6 +42,19 @@ type Options struct {
 	// BatchSize is the number of datagrams received per system call
 	// (default 64).
 	BatchSize int
+	// Services, if set, is driven on the Run goroutine: Event for every
+	// delivery and configuration change (after OnEvent), Poll after every
+	// batch of work. It may call Node's send methods (see Runner.Node).
+	Services Services
+}
+
+// Services is the service layer the Runner drives (internal/service/host).
+type Services interface {
+	// Event takes one totem event, in order; its data is valid only
+	// during the call.
+	Event(e *totem.Event)
+	// Poll lets the services send what they hold.
+	Poll()
 }
 
 // Runner drives one totem.Node.
@@ -53,6 +66,11 @@ type Runner struct {
 	sendCh chan sendReq
 	rxCh   chan *rxBatch
 	freeRx chan *rxBatch
+
+	inboxMu sync.Mutex
+	inbox   []func()
+	spare   []func()
+	wake    chan struct{}
 
 	running  atomic.Bool
 	stopped  chan struct{} // closed when Run returns
@@ -110,6 +128,7 @@ func New(opts Options) (*Runner, error) {
 		rxCh:    make(chan *rxBatch, 4),
 		freeRx:  make(chan *rxBatch, 4),
 		stopped: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
 	}
 	for range 4 {
 		r.freeRx <- &rxBatch{dgrams: make([]transport.Datagram, opts.BatchSize)}
@@ -141,6 +160,56 @@ func (r *Runner) Send(ctx context.Context, msg []byte, g totem.Guarantee) error 
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Submit queues fn to run on the Run goroutine, where it may use Node.
+// It never blocks; functions run in the order submitted. Functions
+// submitted after Run has returned never run.
+func (r *Runner) Submit(fn func()) {
+	r.inboxMu.Lock()
+	r.inbox = append(r.inbox, fn)
+	r.inboxMu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Call runs fn on the Run goroutine and waits for it. It returns
+// ErrNotRunning if Run is not running or returns first.
+func (r *Runner) Call(ctx context.Context, fn func()) error {
+	if !r.running.Load() {
+		return ErrNotRunning
+	}
+	done := make(chan struct{})
+	r.Submit(func() { fn(); close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-r.stopped:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Node returns the protocol node. It may be used only on the Run
+// goroutine: from Services callbacks and functions given to Submit.
+func (r *Runner) Node() *totem.Node { return r.node }
+
+// Done is closed when Run has returned.
+func (r *Runner) Done() <-chan struct{} { return r.stopped }
+
+func (r *Runner) runInbox() {
+	r.inboxMu.Lock()
+	work := r.inbox
+	r.inbox = r.spare[:0]
+	r.inboxMu.Unlock()
+	for i, fn := range work {
+		fn()
+		work[i] = nil
+	}
+	r.spare = work[:0]
 }
 
 // Status returns the latest snapshot of the protocol state.
@@ -233,6 +302,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		case req := <-r.sendCh:
 			catchUp()
 			req.reply <- r.node.Send(req.msg, req.g)
+		case <-r.wake:
+			catchUp()
+			r.runInbox()
 		case now := <-timer.C:
 			if !expected.IsZero() {
 				if late := now.Sub(expected); late > r.opts.Totem.Token/2 && r.opts.Totem.Token > 0 {
@@ -244,6 +316,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		if err := r.flush(); err != nil {
 			return err
+		}
+		if svc := r.opts.Services; svc != nil {
+			svc.Poll()
+			if err := r.flush(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -273,7 +351,8 @@ func (r *Runner) flush() error {
 			return fmt.Errorf("runner: %w", err)
 		}
 	}
-	if len(rd.Frames) > 0 {
+	sent := len(rd.Frames)
+	if sent > 0 {
 		if err := r.opts.Transport.Send(rd.Frames); err != nil {
 			r.log.Debug("send failed", "err", err)
 		}
@@ -281,9 +360,21 @@ func (r *Runner) flush() error {
 	for _, n := range rd.Notices {
 		r.logNotice(n)
 	}
-	if r.opts.OnEvent != nil {
-		for _, e := range rd.Events {
-			r.opts.OnEvent(e)
+	if r.opts.OnEvent != nil || r.opts.Services != nil {
+		// Services may send while they handle events; sends can add
+		// frames (a token hold cancel) to this Ready, sent below.
+		for i := range rd.Events {
+			if r.opts.OnEvent != nil {
+				r.opts.OnEvent(rd.Events[i])
+			}
+			if r.opts.Services != nil {
+				r.opts.Services.Event(&rd.Events[i])
+			}
+		}
+	}
+	if len(rd.Frames) > sent {
+		if err := r.opts.Transport.Send(rd.Frames[sent:]); err != nil {
+			r.log.Debug("send failed", "err", err)
 		}
 	}
 	changed := len(rd.Notices) > 0
