@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// maxSeeds bounds a seed list, against typos such as 1-1000000000.
+const maxSeeds = 10_000_000
+
+// parseSeeds parses a list of seeds and inclusive ranges, such as
+// "1-10,17,100-200", keeping the order given (as cmd/totemsim does).
+func parseSeeds(s string) ([]uint64, error) {
+	var out []uint64
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(strings.TrimSpace(lo), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad seed %q", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(strings.TrimSpace(hi), 10, 64); err != nil || b < a {
+				return nil, fmt.Errorf("bad seed range %q", part)
+			}
+		}
+		if uint64(len(out))+(b-a) >= maxSeeds {
+			return nil, fmt.Errorf("more than %d seeds", maxSeeds)
+		}
+		for x := a; ; x++ {
+			out = append(out, x)
+			if x == b {
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no seeds in %q", s)
+	}
+	return out, nil
+}
