@@ -40,12 +40,28 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One P, as for the daemon: the client is a loop of socket reads
+		// and writes, and cross-thread wake-ups cost more than they give.
+		runtime.GOMAXPROCS(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	if path := os.Getenv("CPGBENCH_CPUPROFILE"); path != "" {
+		// A CPU profile of the client, for performance work.
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer f.Close()
+			}
+		}
+	}
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	pprof.StopCPUProfile()
 	stop()
 	var ce *codeError
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !(errors.As(err, &ce) && ce.quiet) {

@@ -456,11 +456,11 @@ func (e *Engine) execPartial(from uint32, guarantee totem.Guarantee, pm PartialM
 			}
 			delete(g.partial, key)
 		}
+		// Reassembled even when no local process is in the group yet: one
+		// may join before the last fragment, and it must then deliver the
+		// message as the processes of the other nodes do.
 		a = &assembly{msgLen: int(pm.MsgLen)}
-		switch {
-		case !g.receivers():
-			a.skip = true
-		case int64(pm.MsgLen) > int64(e.opts.MaxReassembly):
+		if int64(pm.MsgLen) > int64(e.opts.MaxReassembly) {
 			a.skip = true
 			e.stats.PartialDropped++
 			e.log.Debug("cpg: partial message too large, dropping it", "node", from, "pid", pm.PID, "group", g.name, "size", pm.MsgLen)

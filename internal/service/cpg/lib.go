@@ -73,10 +73,16 @@ func (e *Engine) Disconnect(c service.Conn) {
 	delete(e.conns, cn.id)
 	cn.gone = true
 	e.log.Debug("exit_fn for conn", "conn", cn.id, "groups", len(cn.joins))
+	// During a sync the PROCLEAVEs are held until it completes, as
+	// messages are: this node's JOINLIST of this sync may already list the
+	// process, and a PROCLEAVE delivered before the activation would be
+	// undone by it on the other nodes (the process would come back as a
+	// zombie there).
+	hold := cn.held || e.api.Syncing()
 	for _, j := range cn.joins {
 		if j.state == joinStarted || j.state == joined {
 			e.buf, _ = AppendProcJoin(e.buf[:0], ProcJoin{Leave: true, Group: j.g.key, PID: j.pid, Reason: ReasonProcDown})
-			if st := e.sendParts(cn, totem.Agreed, e.buf, nil, cn.held, true); st != service.OK {
+			if st := e.sendParts(cn, totem.Agreed, e.buf, nil, hold, true); st != service.OK {
 				e.log.Warn("cpg: cannot send procleave for a closed connection", "conn", cn.id, "group", j.g.name, "pid", j.pid, "status", st)
 			}
 		}

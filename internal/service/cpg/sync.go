@@ -59,6 +59,12 @@ func (e *Engine) SyncInit(trans, members []service.NodeID, ring service.RingID) 
 		}
 	}
 	s.local, s.next = nil, 0
+	// JOINLISTs delivered before this sync's CPG round belong to an
+	// earlier, interrupted sync (a JOINLIST carries no ring id): applying
+	// them at this activation would bring back processes that are gone.
+	// This sync's JOINLISTs are all delivered after this call, since every
+	// node sends its own only once this round has started.
+	s.joinlists = s.joinlists[:0]
 	e.log.Debug("cpg sync init", "ring", ring.String(), "members", len(members), "left", len(s.downlist))
 }
 
