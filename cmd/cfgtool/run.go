@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/corogo/corogo/internal/getopt"
 	"io"
 	"net/netip"
 	"slices"
@@ -46,20 +47,20 @@ const (
 	actKillNode
 )
 
-var options = []option{
-	{short: 'i', long: "if", arg: true},
-	{short: 's', long: "status"},
-	{short: 'n', long: "nodes"},
-	{short: 'b', long: "brief"},
-	{short: 'r'}, // ring re-enable: gone in corosync 3, accepted and ignored
-	{short: 'R', long: "reload"},
-	{short: 'L', long: "reopen"},
-	{short: 'k', long: "kill", arg: true},
-	{short: 'a', long: "address", arg: true},
-	{short: 'h', long: "help"},
-	{short: 'H', long: "shutdown"},
-	{long: "force"},
-	{long: "socket", arg: true, single: true},
+var options = []getopt.Option{
+	{Short: 'i', Long: "if", Arg: true},
+	{Short: 's', Long: "status"},
+	{Short: 'n', Long: "nodes"},
+	{Short: 'b', Long: "brief"},
+	{Short: 'r'}, // ring re-enable: gone in corosync 3, accepted and ignored
+	{Short: 'R', Long: "reload"},
+	{Short: 'L', Long: "reopen"},
+	{Short: 'k', Long: "kill", Arg: true},
+	{Short: 'a', Long: "address", Arg: true},
+	{Short: 'h', Long: "help"},
+	{Short: 'H', Long: "shutdown"},
+	{Long: "force"},
+	{Long: "socket", Arg: true, Single: true},
 }
 
 // tool is one invocation.
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func (t *tool) run(ctx context.Context, args []string) int {
-	parsed, _, err := getopt(args, options)
+	parsed, _, err := getopt.Parse(args, options)
 	if err != nil {
 		fmt.Fprintf(t.stderr, "%s: %v\n", prog, err)
 		return 1
@@ -91,14 +92,14 @@ func (t *tool) run(ctx context.Context, args []string) int {
 	)
 	for _, p := range parsed {
 		switch {
-		case p.opt.long == "force":
+		case p.Opt.Long == "force":
 			force = true
-		case p.opt.long == "socket":
-			t.socket = p.value
+		case p.Opt.Long == "socket":
+			t.socket = p.Value
 		}
-		switch p.opt.short {
+		switch p.Opt.Short {
 		case 'i':
-			iface = p.value
+			iface = p.Value
 		case 's':
 			act = actLinkStatus
 		case 'n':
@@ -110,14 +111,14 @@ func (t *tool) run(ctx context.Context, args []string) int {
 		case 'L':
 			act = actReopenLogs
 		case 'k', 'a':
-			id, ok := parseNodeID(p.value)
+			id, ok := parseNodeID(p.Value)
 			if !ok {
 				fmt.Fprintln(t.stderr, "The nodeid was not valid, try a positive number")
 				return 1
 			}
 			nodeID = id
 			act = actKillNode
-			if p.opt.short == 'a' {
+			if p.Opt.Short == 'a' {
 				act = actShowAddrs
 			}
 		case 'H':

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/corogo/corogo/internal/getopt"
 	"io"
 	"slices"
 	"strings"
@@ -34,20 +35,20 @@ const (
 	actClearStats
 )
 
-var options = []option{
-	{short: 'm', arg: true},
-	{short: 'h'},
-	{short: 'q'},
-	{short: 'g'},
-	{short: 's'},
-	{short: 'd'},
-	{short: 'D'},
-	{short: 't'},
-	{short: 'T'},
-	{short: 'b'},
-	{short: 'p', arg: true},
-	{short: 'C', arg: true},
-	{long: "socket", arg: true, single: true},
+var options = []getopt.Option{
+	{Short: 'm', Arg: true},
+	{Short: 'h'},
+	{Short: 'q'},
+	{Short: 'g'},
+	{Short: 's'},
+	{Short: 'd'},
+	{Short: 'D'},
+	{Short: 't'},
+	{Short: 'T'},
+	{Short: 'b'},
+	{Short: 'p', Arg: true},
+	{Short: 'C', Arg: true},
+	{Long: "socket", Arg: true, Single: true},
 }
 
 // valueTypes are the type names -s accepts.
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func (t *tool) run(ctx context.Context, args []string) int {
-	parsed, operands, err := getopt(args, options)
+	parsed, operands, err := getopt.Parse(args, options)
 	if err != nil {
 		fmt.Fprintf(t.stderr, "%s: %v\n", prog, err)
 		return 1
@@ -84,11 +85,11 @@ func (t *tool) run(ctx context.Context, args []string) int {
 	act := actPrint
 	var file, clear string
 	for _, p := range parsed {
-		if p.opt.long == "socket" {
-			t.socket = p.value
+		if p.Opt.Long == "socket" {
+			t.socket = p.Value
 			continue
 		}
-		switch p.opt.short {
+		switch p.Opt.Short {
 		case 'h':
 			t.usage()
 			return 0
@@ -105,11 +106,11 @@ func (t *tool) run(ctx context.Context, args []string) int {
 		case 'D':
 			act = actDeletePrefix
 		case 'p':
-			act, file = actLoad, p.value
+			act, file = actLoad, p.Value
 		case 'C':
-			switch p.value {
+			switch p.Value {
 			case "knet", "totem", "ipc", "schedmiss", "all":
-				act, clear, t.stats = actClearStats, p.value, true
+				act, clear, t.stats = actClearStats, p.Value, true
 			default:
 				fmt.Fprintln(t.stderr, "argument to -C should be 'knet', 'totem', 'ipc', 'schedmiss' or 'all'")
 				return 1
@@ -117,7 +118,7 @@ func (t *tool) run(ctx context.Context, args []string) int {
 		case 't', 'T':
 			act = actTrack
 		case 'm':
-			switch p.value {
+			switch p.Value {
 			case "icmap", "default":
 				t.stats = false
 			case "stats":

@@ -1,22 +1,21 @@
-package main
+package getopt
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 )
 
 func TestGetopt(t *testing.T) {
-	render := func(ps []parsedOption, operands []string) string {
+	render := func(ps []Parsed, operands []string) string {
 		var s []string
 		for _, p := range ps {
-			name := string(p.opt.short)
-			if p.opt.short == 0 {
-				name = "--" + p.opt.long
+			name := string(p.Opt.Short)
+			if p.Opt.Short == 0 {
+				name = "--" + p.Opt.Long
 			}
-			if p.opt.arg {
-				name += "=" + p.value
+			if p.Opt.Arg {
+				name += "=" + p.Value
 			}
 			s = append(s, name)
 		}
@@ -42,7 +41,7 @@ func TestGetopt(t *testing.T) {
 		{[]string{"extra", "-s", "--", "-k"}, `s ["extra" "-k"]`},
 		{[]string{"-"}, ` ["-"]`},
 	} {
-		ps, ops, err := getopt(tc.args, options)
+		ps, ops, err := Parse(tc.args, options)
 		if err != nil {
 			t.Errorf("getopt(%q): %v", tc.args, err)
 			continue
@@ -66,25 +65,26 @@ func TestGetoptErrors(t *testing.T) {
 		{[]string{"--force=yes"}, "option '--force' doesn't allow an argument"},
 		{[]string{"-force"}, "invalid option -- 'f'"}, // only --force, as getopt_long
 	} {
-		_, _, err := getopt(tc.args, options)
+		_, _, err := Parse(tc.args, options)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("getopt(%q): %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
 
-func TestParseNodeID(t *testing.T) {
-	for _, s := range []string{"1", "42", "4294967295"} {
-		if _, ok := parseNodeID(s); !ok {
-			t.Errorf("parseNodeID(%q) refused", s)
-		}
-	}
-	for _, s := range []string{"", "0", "-1", "4294967296", "0x10", "abc", "1.5"} {
-		if id, ok := parseNodeID(s); ok {
-			t.Errorf("parseNodeID(%q) = %d, want refused", s, id)
-		}
-	}
-	if !slices.ContainsFunc(options, func(o option) bool { return o.long == "socket" && o.single }) {
-		t.Error("--socket cannot be written -socket")
-	}
+// options are corosync-cfgtool's.
+var options = []Option{
+	{Short: 'i', Long: "if", Arg: true},
+	{Short: 's', Long: "status"},
+	{Short: 'n', Long: "nodes"},
+	{Short: 'b', Long: "brief"},
+	{Short: 'r'},
+	{Short: 'R', Long: "reload"},
+	{Short: 'L', Long: "reopen"},
+	{Short: 'k', Long: "kill", Arg: true},
+	{Short: 'a', Long: "address", Arg: true},
+	{Short: 'h', Long: "help"},
+	{Short: 'H', Long: "shutdown"},
+	{Long: "force"},
+	{Long: "socket", Arg: true, Single: true},
 }

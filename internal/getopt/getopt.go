@@ -1,46 +1,48 @@
-package main
+// Package getopt parses command lines as GNU getopt_long does, for the
+// tools whose flags must read as corosync's C tools' do.
+package getopt
 
 import (
 	"fmt"
 	"strings"
 )
 
-// option describes one command-line option, as getopt_long knows it.
-type option struct {
-	short byte   // 0: long only
-	long  string // "": short only
-	arg   bool   // takes a value
+// Option describes one command-line option, as getopt_long knows it.
+type Option struct {
+	Short byte   // 0: long only
+	Long  string // "": short only
+	Arg   bool   // takes a value
 	// single lets the long name also be written with one dash
 	// ("-socket"), Go style; only for names no run of short options can
 	// spell.
-	single bool
+	Single bool
 }
 
-// parsedOption is one option found on the command line, in order.
-type parsedOption struct {
-	opt   *option
-	value string
+// Parsed is one option found on the command line, in order.
+type Parsed struct {
+	Opt   *Option
+	Value string
 }
 
-// getopt parses args as GNU getopt_long does: short options may be
+// Parse parses args as GNU getopt_long does: short options may be
 // grouped ("-sb"), a short option's value may be attached ("-k2") or
 // follow, long options are "--name", "--name=value" or "--name value",
 // "--" ends the options, and operands may come before, between or after
 // options. Errors are worded as glibc's.
-func getopt(args []string, opts []option) ([]parsedOption, []string, error) {
-	var out []parsedOption
+func Parse(args []string, opts []Option) ([]Parsed, []string, error) {
+	var out []Parsed
 	var operands []string
-	findShort := func(c byte) *option {
+	findShort := func(c byte) *Option {
 		for i := range opts {
-			if opts[i].short == c {
+			if opts[i].Short == c {
 				return &opts[i]
 			}
 		}
 		return nil
 	}
-	findLong := func(name string, single bool) *option {
+	findLong := func(name string, single bool) *Option {
 		for i := range opts {
-			if opts[i].long != "" && opts[i].long == name && (!single || opts[i].single) {
+			if opts[i].Long != "" && opts[i].Long == name && (!single || opts[i].Single) {
 				return &opts[i]
 			}
 		}
@@ -58,24 +60,24 @@ func getopt(args []string, opts []option) ([]parsedOption, []string, error) {
 				return nil, nil, fmt.Errorf("unrecognized option '%s'", a)
 			}
 			switch {
-			case !o.arg && hasValue:
+			case !o.Arg && hasValue:
 				return nil, nil, fmt.Errorf("option '--%s' doesn't allow an argument", name)
-			case o.arg && !hasValue:
+			case o.Arg && !hasValue:
 				if i+1 >= len(args) {
 					return nil, nil, fmt.Errorf("option '--%s' requires an argument", name)
 				}
 				i++
 				value = args[i]
 			}
-			out = append(out, parsedOption{o, value})
+			out = append(out, Parsed{o, value})
 		case len(a) > 1 && a[0] == '-':
 			for j := 1; j < len(a); j++ {
 				o := findShort(a[j])
 				if o == nil {
 					return nil, nil, fmt.Errorf("invalid option -- '%c'", a[j])
 				}
-				if !o.arg {
-					out = append(out, parsedOption{o, ""})
+				if !o.Arg {
+					out = append(out, Parsed{o, ""})
 					continue
 				}
 				value := a[j+1:]
@@ -86,7 +88,7 @@ func getopt(args []string, opts []option) ([]parsedOption, []string, error) {
 					i++
 					value = args[i]
 				}
-				out = append(out, parsedOption{o, value})
+				out = append(out, Parsed{o, value})
 				break
 			}
 		default:
