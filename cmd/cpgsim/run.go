@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/corogo/corogo/internal/sim"
 	"io"
 	"runtime"
 	"strings"
@@ -70,7 +71,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	var err error
 	if *seed != 0 || isSet(fs, "seed") {
 		cfg.seeds = []uint64{*seed}
-	} else if cfg.seeds, err = parseSeeds(*seeds); err != nil {
+	} else if cfg.seeds, err = sim.ParseSeeds(*seeds); err != nil {
 		return cfg, err
 	}
 	f, err := cpgsim.ParseFaults(*faults)

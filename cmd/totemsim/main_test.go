@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/corogo/corogo/internal/sim"
 	"os"
 	"regexp"
 	"runtime"
@@ -30,9 +31,9 @@ func TestParseSeeds(t *testing.T) {
 		{in: "1-100000000", bad: true},
 	}
 	for _, c := range cases {
-		got, err := parseSeeds(c.in)
+		got, err := sim.ParseSeeds(c.in)
 		if (err != nil) != c.bad || !c.bad && !slices.Equal(got, c.want) {
-			t.Errorf("parseSeeds(%q) = %v, %v", c.in, got, err)
+			t.Errorf("ParseSeeds(%q) = %v, %v", c.in, got, err)
 		}
 	}
 }

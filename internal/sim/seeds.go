@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"fmt"
@@ -6,12 +6,12 @@ import (
 	"strings"
 )
 
-// maxSeeds bounds a seed list, against typos such as 1-1000000000.
-const maxSeeds = 10_000_000
+// MaxSeeds bounds a seed list, against typos such as 1-1000000000.
+const MaxSeeds = 10_000_000
 
-// parseSeeds parses a list of seeds and inclusive ranges, such as
-// "1-10,17,100-200", keeping the order given (as cmd/totemsim does).
-func parseSeeds(s string) ([]uint64, error) {
+// ParseSeeds parses a list of seeds and inclusive ranges, such as
+// "1-10,17,100-200", keeping the order given.
+func ParseSeeds(s string) ([]uint64, error) {
 	var out []uint64
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
@@ -29,8 +29,8 @@ func parseSeeds(s string) ([]uint64, error) {
 				return nil, fmt.Errorf("bad seed range %q", part)
 			}
 		}
-		if uint64(len(out))+(b-a) >= maxSeeds {
-			return nil, fmt.Errorf("more than %d seeds", maxSeeds)
+		if uint64(len(out))+(b-a) >= MaxSeeds {
+			return nil, fmt.Errorf("more than %d seeds", MaxSeeds)
 		}
 		for x := a; ; x++ {
 			out = append(out, x)
