@@ -117,6 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MetricsAddr:   f.metrics,
 		Version:       version,
 		OpenTransport: openTransport,
+		LoopbackSelf:  true, // openTransport sets SkipSelf
 	})
 }
 
@@ -139,6 +140,9 @@ func openTransport(spec config.TransportSpec, log *slog.Logger) (transport.Trans
 	// netmtu plus slack per batch entry, instead of one that holds any UDP
 	// datagram, keeps the receive batches at a few hundred KiB.
 	tcfg.RecvBufferSize = max(4096, spec.NetMTU+1024)
+	// The runner hands the node its own broadcasts (daemon.Options
+	// LoopbackSelf); the other nodes see the same datagrams.
+	tcfg.SkipSelf = true
 	tcfg.Logger = log
 	for _, m := range spec.Members {
 		tcfg.Members = append(tcfg.Members, transport.Member{NodeID: totem.NodeID(m.NodeID), Addr: m.Addr})

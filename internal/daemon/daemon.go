@@ -42,6 +42,10 @@ type Options struct {
 	Version string
 	// OpenTransport opens the transport the configuration describes.
 	OpenTransport func(spec config.TransportSpec, log *slog.Logger) (transport.Transport, error)
+	// LoopbackSelf hands the node its own broadcasts directly; set it when
+	// OpenTransport's transports leave this node out of broadcasts
+	// (transport.Config.SkipSelf).
+	LoopbackSelf bool
 }
 
 // ErrShutdown is the cause of a stop requested through cfg (corosync-cfgtool
@@ -128,7 +132,8 @@ func (d *Daemon) start() error {
 	d.h.Start()
 	r, err := runner.New(runner.Options{
 		Totem: tc, Transport: tr, StateDir: stateDir, Logger: totemLog,
-		Services: (*daemonServices)(d),
+		Services:     (*daemonServices)(d),
+		LoopbackSelf: d.opts.LoopbackSelf,
 	})
 	if err != nil {
 		tr.Close()

@@ -42,6 +42,10 @@ type Options struct {
 	// BatchSize is the number of datagrams received per system call
 	// (default 64).
 	BatchSize int
+	// LoopbackSelf hands the node its own Broadcast frames directly
+	// instead of through the transport; the transport must then leave
+	// this node out of broadcasts (transport.Config.SkipSelf).
+	LoopbackSelf bool
 	// Services, if set, is driven on the Run goroutine: Event for every
 	// delivery and configuration change (after OnEvent), Poll after every
 	// batch of work. It may call Node's send methods (see Runner.Node).
@@ -66,6 +70,12 @@ type Runner struct {
 	sendCh chan sendReq
 	rxCh   chan *rxBatch
 	freeRx chan *rxBatch
+
+	self    [][]byte // copies of this node's broadcasts, to Step (LoopbackSelf)
+	selfBuf [][]byte // their recycled buffers
+	// selfDepth bounds the flushes a node's own broadcasts cause in a
+	// row; what is left waits for the next flush.
+	selfDepth int
 
 	inboxMu sync.Mutex
 	inbox   []func()
@@ -377,10 +387,38 @@ func (r *Runner) flush() error {
 			r.log.Debug("send failed", "err", err)
 		}
 	}
+	if r.opts.LoopbackSelf {
+		for _, f := range rd.Frames {
+			if f.To == totem.Broadcast {
+				var b []byte
+				if n := len(r.selfBuf); n > 0 {
+					b, r.selfBuf = r.selfBuf[n-1][:0], r.selfBuf[:n-1]
+				}
+				r.self = append(r.self, append(b, f.Data...))
+			}
+		}
+	}
 	changed := len(rd.Notices) > 0
 	r.node.Advance()
 	if changed || time.Since(r.lastSnap) > 100*time.Millisecond {
 		r.snapshot()
+	}
+	// This node's own broadcasts, as if received: one round here; what
+	// they produce is flushed by the next call.
+	if len(r.self) > 0 && r.selfDepth < 8 {
+		self := r.self
+		r.self = nil
+		for i, d := range self {
+			_ = r.node.Step(d)
+			r.selfBuf = append(r.selfBuf, d)
+			self[i] = nil
+		}
+		r.self = self[:0]
+		if r.node.HasReady() {
+			r.selfDepth++
+			defer func() { r.selfDepth-- }()
+			return r.flush()
+		}
 	}
 	return nil
 }

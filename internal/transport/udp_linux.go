@@ -165,7 +165,9 @@ func (t *udpTransport) Send(frames []totem.Frame) error {
 		f := &frames[i]
 		if f.To == totem.Broadcast {
 			t.w.add(&t.group, f.Data)
-			t.w.add(&t.self, f.Data)
+			if !t.cfg.SkipSelf {
+				t.w.add(&t.self, f.Data)
+			}
 			continue
 		}
 		dst, ok := tbl.lookup(f.To)

@@ -77,6 +77,9 @@ func (t *udpuTransport) Send(frames []totem.Frame) error {
 			}
 			cur = t.sndW
 			for j := range tbl.addrs {
+				if t.cfg.SkipSelf && tbl.members[j].NodeID == t.cfg.LocalNodeID {
+					continue
+				}
 				t.sndW.add(&tbl.addrs[j], f.Data)
 			}
 			continue

@@ -134,10 +134,15 @@
 // FindingNodeLevelSender (4: the engine checks the sender's node, not the
 // sender, as corosync's "unknown node" rule does), FindingZombies (3b and
 // 5: processes resurrected by JOINLISTs, from a disconnect during a sync
-// or a JOINLIST kept across an aborted sync), FindingPartialAcrossViews
-// (3c: a PARTIAL_MCAST message straddling a view change is delivered on
-// the nodes that reassembled it from its first fragment and not on the
-// others) and FindingViewsSpanConfigurations (3c:
+// or a JOINLIST kept across an aborted sync; fixed in the engine, which
+// now holds such PROCLEAVEs until the sync completes and drops JOINLISTs
+// older than the sync's CPG round), FindingPartialAcrossViews (3c: a
+// PARTIAL_MCAST message straddling a view change is delivered on the
+// nodes that reassembled it from its first fragment and not on the
+// others; fixed for nodes that had no group member at the first
+// fragment, left for a receiver that was not in the ring the first
+// fragments were sent in, about 1 seed in 300, as with libcpg) and
+// FindingViewsSpanConfigurations (3c:
 // CPG views do not change at totem configuration changes, only when a
 // sync activates). Options.Tolerate lets chosen findings pass, counted in
 // Result.Tolerated, with rules as narrow as each finding, so that a sweep

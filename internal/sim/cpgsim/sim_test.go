@@ -202,10 +202,13 @@ func TestDeliberateFaultsCaught(t *testing.T) {
 	}
 }
 
-// TestFindingsReproduce checks that each known finding shows up in a
-// modest sweep, and that a strict run reports it: they are real behaviour
-// of the engine, not an artefact of the tolerance rules. When one stops
-// showing up, the engine changed: update Findings and the documentation.
+// TestFindingsReproduce checks that each known finding of corosync's own
+// CPG semantics shows up in a modest sweep, and that a strict run reports
+// it: they are real behaviour of the engine, not an artefact of the
+// tolerance rules. The engine bugs the simulator found are fixed: zombies
+// must not show up any more, and partial-across-views is left with a
+// rare case (about 1 seed in 300, see FindingPartialAcrossViews) that
+// this sweep is too small to need.
 func TestFindingsReproduce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the findings sweep is skipped with -short")
@@ -213,6 +216,21 @@ func TestFindingsReproduce(t *testing.T) {
 	for _, f := range Findings() {
 		t.Run(f.Name, func(t *testing.T) {
 			t.Parallel()
+			switch f.Finding {
+			case FindingZombies:
+				for seed := uint64(1); seed <= 40; seed++ {
+					res, err := Run(seed, Options{Nodes: 5, Steps: 20000, Tolerate: AllFindings})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n := res.Tolerated[f.Finding]; n > 0 {
+						t.Fatalf("seed %d: %d zombie processes: the fixed engine bug is back", seed, n)
+					}
+				}
+				return
+			case FindingPartialAcrossViews:
+				t.Skip("rare since the fix (about 1 seed in 300); cmd/cpgsim's sweep counts it")
+			}
 			for seed := uint64(1); seed <= 40; seed++ {
 				o := Options{Nodes: 5, Steps: 20000, Tolerate: AllFindings}
 				res, err := Run(seed, o)
