@@ -76,10 +76,10 @@ type Config struct {
 	// MaxMessageSize is the largest application message (default 1 MiB).
 	MaxMessageSize int
 	// SendQueueLimit bounds queued SRP messages; Send returns ErrTryAgain
-	// beyond it. Default: 2 MiB worth of packets (2 × MaxMessageSize /
-	// NetMTU = 1398 for netmtu 1500), room for the largest message and
-	// many rotations' worth of packets; half of corosync's MESSAGE_QUEUE_MAX,
-	// which only adds latency and memory under saturation.
+	// beyond it. Default: 1.25 MiB worth of packets (1.25 × MaxMessageSize
+	// / NetMTU = 873 for netmtu 1500): room for the largest message, and
+	// for 17 rotations at window_size 50; corosync's MESSAGE_QUEUE_MAX (4
+	// MiB of packets) only adds latency and memory under saturation.
 	SendQueueLimit int
 
 	// ReportReceipts fills Ready.Receipts, for invariant checkers.
@@ -142,7 +142,7 @@ func DefaultConfig(id NodeID, nodelist []NodeID) Config {
 		MissCountConst:             5,
 		NetMTU:                     1500,
 		MaxMessageSize:             defaultMaxMsgSize,
-		SendQueueLimit:             2 * defaultMaxMsgSize / 1500,
+		SendQueueLimit:             5 * defaultMaxMsgSize / 4 / 1500,
 	}
 }
 
