@@ -145,11 +145,12 @@ func (d *Daemon) start() error {
 		path = ipc.SocketPath()
 	}
 	srv, err := ipc.Listen(ipc.ServerOptions{
-		Path:   path,
-		Mode:   0o660,
-		Allow:  ipc.AllowUIDGID(cfg.UIDs, cfg.GIDs),
-		NodeID: id,
-		Logger: d.log.With("subsys", "IPC"),
+		Path:     path,
+		Mode:     0o660,
+		Allow:    ipc.AllowUIDGID(cfg.UIDs, cfg.GIDs),
+		NodeID:   id,
+		MaxFrame: maxIPCFrame,
+		Logger:   d.log.With("subsys", "IPC"),
 	})
 	if err != nil {
 		tr.Close()

@@ -17,6 +17,15 @@ import (
 	"github.com/corogo/corogo/totem"
 )
 
+// MaxCPGMessage is the largest CPG message a client may send: messages
+// up to the ring's item size (1 MiB less the headers) go as one MCAST,
+// larger ones as PARTIAL_MCAST fragments that every node (real corosync's
+// libcpg too) reassembles, so clients see whole messages either way.
+const MaxCPGMessage = 16 << 20
+
+// maxIPCFrame is the IPC frame limit: a whole CPG message and its headers.
+const maxIPCFrame = MaxCPGMessage + 64<<10
+
 // engines are the loaded services.
 type engines struct {
 	cmap   *cmap.Engine
@@ -39,7 +48,7 @@ func (d *Daemon) registerEngines() error {
 		OnReload:   d.reload,
 		Status:     d.linkStatus,
 	})
-	d.eng.cpg = cpg.New(h.API("CPG"), cpg.Options{})
+	d.eng.cpg = cpg.New(h.API("CPG"), cpg.Options{MaxMessage: MaxCPGMessage})
 	d.eng.quorum = quorum.New(h.API("QUORUM"), quorum.Options{})
 	for _, err := range []error{
 		h.Register(d.eng.cmap), h.Register(d.eng.cfg), h.Register(d.eng.cpg), h.Register(d.eng.quorum),
