@@ -501,7 +501,15 @@ func TestNetnsMixedRingWithCorosync(t *testing.T) {
 	// (the last one each real node formed) must have completed.
 	for _, i := range []int{1, 2} {
 		var done, mixedDone, mixedNot []string
+		// The sync of the last ring takes a few ms after its membership
+		// line: wait for it.
 		rings := mxSyncDone(m.lines(i, 0))
+		for deadline := time.Now().Add(mxWait); ; time.Sleep(mxPoll) {
+			if n := len(rings); n > 0 && rings[n-1].done || time.Now().After(deadline) {
+				break
+			}
+			rings = mxSyncDone(m.lines(i, 0))
+		}
 		if n := len(rings); n == 0 || !rings[n-1].done {
 			t.Errorf("%s did not complete service synchronization for its last ring: %+v", m.name(i), rings)
 		}
