@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/corogo/corogo/internal/service"
+	proto "github.com/corogo/corogo/internal/service/cpg"
 )
 
 // Guarantee is the delivery guarantee of a message.
@@ -32,46 +33,28 @@ func (g Guarantee) String() string {
 }
 
 // Reason tells why a process appears in a ConfChange list
-// (cpg_address.reason, CPG_REASON_*).
-type Reason uint32
+// (cpg_address.reason, CPG_REASON_*). It is the CPG service's own type, so
+// the numbering and names are defined once.
+type Reason = proto.Reason
 
 // Reasons, numbered as libcpg numbers them.
 const (
 	// ReasonUndefined is the reason of the entries of ConfChange.Members
 	// and of Membership.
-	ReasonUndefined Reason = 0
+	ReasonUndefined = proto.ReasonUndefined
 	// ReasonJoin: the process joined the group.
-	ReasonJoin Reason = 1
+	ReasonJoin = proto.ReasonJoin
 	// ReasonLeave: the process left the group.
-	ReasonLeave Reason = 2
+	ReasonLeave = proto.ReasonLeave
 	// ReasonNodeDown: the process's node left the ring.
-	ReasonNodeDown Reason = 3
+	ReasonNodeDown = proto.ReasonNodeDown
 	// ReasonNodeUp: the process's node (re)joined the ring with the
 	// process already in the group.
-	ReasonNodeUp Reason = 4
+	ReasonNodeUp = proto.ReasonNodeUp
 	// ReasonProcDown: the process's connection to its daemon ended
 	// without a leave.
-	ReasonProcDown Reason = 5
+	ReasonProcDown = proto.ReasonProcDown
 )
-
-// String names the reason as corosync's tools print it.
-func (r Reason) String() string {
-	switch r {
-	case ReasonUndefined:
-		return "undefined"
-	case ReasonJoin:
-		return "join"
-	case ReasonLeave:
-		return "leave"
-	case ReasonNodeDown:
-		return "node down"
-	case ReasonNodeUp:
-		return "node up"
-	case ReasonProcDown:
-		return "process down"
-	}
-	return fmt.Sprintf("reason(%d)", uint32(r))
-}
 
 // Address is a process in a group: its node, its pid, and in a ConfChange
 // list why it is listed (cpg_address).

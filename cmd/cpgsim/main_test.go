@@ -158,21 +158,21 @@ func TestCPGSweep(t *testing.T) {
 		seen := map[cpgsim.Finding]int{}
 		violations := 0
 		for r := range sweep(context.Background(), cfg, nil) {
-			if r.err != nil {
-				t.Fatalf("seed %d: %v", r.seed, r.err)
+			if r.Err != nil {
+				t.Fatalf("seed %d: %v", r.Seed, r.Err)
 			}
 			runs++
-			if r.res.Violation != nil {
+			if r.Res.Violation != nil {
 				violations++
-				t.Errorf("nodes=%s: %s", nodes, r.res.Report())
+				t.Errorf("nodes=%s: %s", nodes, r.Res.Report())
 			}
 			for _, f := range cpgsim.Findings() {
-				if r.res.Tolerated[f.Finding] == 0 {
+				if r.Res.Tolerated[f.Finding] == 0 {
 					continue
 				}
 				seen[f.Finding]++
 				if allow&f.Finding == 0 {
-					bugs[f.Finding] = append(bugs[f.Finding], repro{nodes, r.seed})
+					bugs[f.Finding] = append(bugs[f.Finding], repro{nodes, r.Seed})
 				}
 			}
 		}

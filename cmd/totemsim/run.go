@@ -9,7 +9,6 @@ import (
 	"io"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/corogo/corogo/internal/sim"
@@ -111,10 +110,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var tot struct{ runs, violations, rings, delivered, sent int }
 	var failed []string
 	for r := range results {
-		if r.err != nil {
-			return fmt.Errorf("seed %d: %w", r.seed, r.err)
+		if r.Err != nil {
+			return fmt.Errorf("seed %d: %w", r.Seed, r.Err)
 		}
-		res := &r.res
+		res := &r.Res
 		tot.runs++
 		tot.rings += res.Rings
 		tot.delivered += res.Delivered
@@ -146,74 +145,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-type seedResult struct {
-	seed uint64
-	res  sim.Result
-	err  error
-}
-
-// sweep runs the seeds on cfg.workers goroutines, one seed each at a time,
-// and yields the results in seed-list order. It stops dispatching when ctx
-// ends or, with failfast, after a violation.
-func sweep(ctx context.Context, cfg config, trace io.Writer) <-chan seedResult {
-	ordered := make(chan seedResult)
-	slots := make([]chan seedResult, len(cfg.seeds))
-	for i := range slots {
-		slots[i] = make(chan seedResult, 1)
+// sweep runs the seeds of cfg (see sim.Sweep), in seed-list order.
+func sweep(ctx context.Context, cfg config, trace io.Writer) <-chan sim.SeedResult[sim.Result] {
+	run := func(seed uint64) (sim.Result, error) {
+		o := cfg.opts
+		o.Trace = trace
+		return sim.Run(seed, o)
 	}
-	stop := make(chan struct{})
-	var stopOnce sync.Once
-	halt := func() { stopOnce.Do(func() { close(stop) }) }
-	next := make(chan int)
-	go func() {
-		defer close(next)
-		for i := range cfg.seeds {
-			select {
-			case next <- i:
-			case <-ctx.Done():
-				return
-			case <-stop:
-				return
-			}
-		}
-	}()
-	var wg sync.WaitGroup
-	for range cfg.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				o := cfg.opts
-				o.Trace = trace
-				res, err := sim.Run(cfg.seeds[i], o)
-				slots[i] <- seedResult{seed: cfg.seeds[i], res: res, err: err}
-			}
-		}()
-	}
-	go func() {
-		defer close(ordered)
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		for i := range slots {
-			select {
-			case r := <-slots[i]:
-				ordered <- r
-				if r.err != nil || cfg.failFast && r.res.Violation != nil {
-					halt()
-				}
-			case <-done:
-				// Every worker finished: take what was run, in order.
-				for j := i; j < len(slots); j++ {
-					select {
-					case r := <-slots[j]:
-						ordered <- r
-					default:
-						return
-					}
-				}
-				return
-			}
-		}
-	}()
-	return ordered
+	stop := func(r sim.Result) bool { return cfg.failFast && r.Violation != nil }
+	return sim.Sweep(ctx, cfg.seeds, cfg.workers, run, stop)
 }

@@ -179,20 +179,8 @@ func (d *Daemon) runtimeKeys() []cmap.KV {
 	u64("runtime.totem.pg.mrp.srp.ring_id_seq", ring.Seq)
 	u32("runtime.totem.pg.mrp.srp.ring_id_rep", ring.Rep)
 	u32("runtime.votequorum.this_node_id", d.opts.NodeID)
-	for k, v := range map[string]uint64{
-		"orf_token_tx": s.OrfTokenTx, "orf_token_rx": s.OrfTokenRx,
-		"memb_merge_detect_tx": s.MembMergeDetectTx, "memb_merge_detect_rx": s.MembMergeDetectRx,
-		"memb_join_tx": s.MembJoinTx, "memb_join_rx": s.MembJoinRx,
-		"mcast_tx": s.McastTx, "mcast_retx": s.McastRetx, "mcast_rx": s.McastRx,
-		"memb_commit_token_tx": s.MembCommitTokenTx, "memb_commit_token_rx": s.MembCommitTokenRx,
-		"token_hold_cancel_tx": s.TokenHoldCancelTx, "token_hold_cancel_rx": s.TokenHoldCancelRx,
-		"operational_entered": s.OperationalEntered, "operational_token_lost": s.OperationalTokenLost,
-		"gather_entered": s.GatherEntered, "gather_token_lost": s.GatherTokenLost,
-		"commit_entered": s.CommitEntered, "commit_token_lost": s.CommitTokenLost,
-		"recovery_entered": s.RecoveryEntered, "recovery_token_lost": s.RecoveryTokenLost,
-		"consensus_timeouts": s.ConsensusTimeouts, "rx_msg_dropped": s.RxMsgDropped,
-	} {
-		u64("stats.srp."+k, v)
+	for _, c := range srpCounters(s) {
+		u64("stats.srp."+c.name, c.value)
 	}
 	u32("stats.pg.msg_queue_avail", uint32(node.SendRoom()))
 	u32("stats.pg.msg_reserved", 0)
@@ -256,13 +244,8 @@ func (d *Daemon) collect() []*metrics.Family {
 		}
 		set.Add("corosyncd_ring_members", "Members of the current ring", metrics.Gauge, float64(len(members)))
 		set.Add("corosyncd_ring_seq", "Sequence number of the current ring", metrics.Gauge, float64(ring.Seq))
-		for _, kv := range d.runtimeKeys() {
-			const p = "stats.srp."
-			if len(kv.Key) > len(p) && kv.Key[:len(p)] == p {
-				if v, ok := kv.Value.(uint64); ok {
-					set.Add("corosyncd_srp_"+kv.Key[len(p):]+"_total", "corosync's "+kv.Key, metrics.Counter, float64(v))
-				}
-			}
+		for _, c := range srpCounters(d.r.Node().Stats()) {
+			set.Add("corosyncd_srp_"+c.name+"_total", "corosync's stats.srp."+c.name, metrics.Counter, float64(c.value))
 		}
 		cs := d.eng.cpg.Stats()
 		set.Add("corosyncd_cpg_delivered_total", "CPG messages delivered to local clients", metrics.Counter, float64(cs.Delivered))
@@ -274,4 +257,28 @@ func (d *Daemon) collect() []*metrics.Family {
 		}
 	})
 	return set.Families()
+}
+
+// srpCounter is one of corosync's stats.srp.* counters.
+type srpCounter struct {
+	name  string
+	value uint64
+}
+
+// srpCounters names the protocol counters as corosync's stats.srp keys
+// do, in a fixed order.
+func srpCounters(s totem.Stats) []srpCounter {
+	return []srpCounter{
+		{"orf_token_tx", s.OrfTokenTx}, {"orf_token_rx", s.OrfTokenRx},
+		{"memb_merge_detect_tx", s.MembMergeDetectTx}, {"memb_merge_detect_rx", s.MembMergeDetectRx},
+		{"memb_join_tx", s.MembJoinTx}, {"memb_join_rx", s.MembJoinRx},
+		{"mcast_tx", s.McastTx}, {"mcast_retx", s.McastRetx}, {"mcast_rx", s.McastRx},
+		{"memb_commit_token_tx", s.MembCommitTokenTx}, {"memb_commit_token_rx", s.MembCommitTokenRx},
+		{"token_hold_cancel_tx", s.TokenHoldCancelTx}, {"token_hold_cancel_rx", s.TokenHoldCancelRx},
+		{"operational_entered", s.OperationalEntered}, {"operational_token_lost", s.OperationalTokenLost},
+		{"gather_entered", s.GatherEntered}, {"gather_token_lost", s.GatherTokenLost},
+		{"commit_entered", s.CommitEntered}, {"commit_token_lost", s.CommitTokenLost},
+		{"recovery_entered", s.RecoveryEntered}, {"recovery_token_lost", s.RecoveryTokenLost},
+		{"consensus_timeouts", s.ConsensusTimeouts}, {"rx_msg_dropped", s.RxMsgDropped},
+	}
 }

@@ -73,9 +73,6 @@ type Runner struct {
 
 	self    [][]byte // copies of this node's broadcasts, to Step (LoopbackSelf)
 	selfBuf [][]byte // their recycled buffers
-	// selfDepth bounds the flushes a node's own broadcasts cause in a
-	// row; what is left waits for the next flush.
-	selfDepth int
 
 	inboxMu sync.Mutex
 	inbox   []func()
@@ -351,6 +348,27 @@ func (r *Runner) receive(done chan struct{}) {
 
 // flush acts on the node's Ready: persist, send, deliver, log.
 func (r *Runner) flush() error {
+	// With LoopbackSelf, this node's own broadcasts are stepped as if
+	// received once their Ready is done, and what they produce is flushed
+	// in turn; a few rounds at most, the rest waits for the next flush.
+	for round := 0; ; round++ {
+		if err := r.flushReady(); err != nil {
+			return err
+		}
+		if len(r.self) == 0 || round == 8 {
+			return nil
+		}
+		for i, d := range r.self {
+			_ = r.node.Step(d) // malformed input is counted by the node
+			r.selfBuf = append(r.selfBuf, d)
+			r.self[i] = nil
+		}
+		r.self = r.self[:0]
+	}
+}
+
+// flushReady acts on one Ready.
+func (r *Runner) flushReady() error {
 	if !r.node.HasReady() {
 		return nil
 	}
@@ -402,23 +420,6 @@ func (r *Runner) flush() error {
 	r.node.Advance()
 	if changed || time.Since(r.lastSnap) > 100*time.Millisecond {
 		r.snapshot()
-	}
-	// This node's own broadcasts, as if received: one round here; what
-	// they produce is flushed by the next call.
-	if len(r.self) > 0 && r.selfDepth < 8 {
-		self := r.self
-		r.self = nil
-		for i, d := range self {
-			_ = r.node.Step(d)
-			r.selfBuf = append(r.selfBuf, d)
-			self[i] = nil
-		}
-		r.self = self[:0]
-		if r.node.HasReady() {
-			r.selfDepth++
-			defer func() { r.selfDepth-- }()
-			return r.flush()
-		}
 	}
 	return nil
 }
