@@ -61,6 +61,15 @@ type Services interface {
 	Poll()
 }
 
+// TimedServices are Services with timers (internal/service/host): the
+// Runner calls Tick with the time since Run started whenever it wakes,
+// before anything else, and wakes for NextTimer's deadline.
+type TimedServices interface {
+	Services
+	Tick(now time.Duration)
+	NextTimer() (time.Duration, bool)
+}
+
 // Runner drives one totem.Node.
 type Runner struct {
 	opts   Options
@@ -265,11 +274,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.flush(); err != nil {
 		return err
 	}
+	timed, _ := r.opts.Services.(TimedServices)
+	if timed != nil {
+		timed.Tick(0)
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	expected := time.Time{}
 	for {
-		// Arm the timer for the node's next deadline.
+		// Arm the timer for the node's next deadline, or the services'
+		// if that comes first.
 		if d, ok := r.node.NextTimer(); ok {
 			due := start.Add(time.Duration(ticked+d) * r.tick)
 			wait := time.Until(due)
@@ -279,12 +293,23 @@ func (r *Runner) Run(ctx context.Context) error {
 			timer.Reset(time.Hour)
 			expected = time.Time{}
 		}
+		if timed != nil {
+			if at, ok := timed.NextTimer(); ok {
+				if due := start.Add(at); expected.IsZero() || due.Before(expected) {
+					timer.Reset(max(time.Until(due), 0))
+					expected = time.Time{} // no lateness warning for service timers
+				}
+			}
+		}
 		// catchUp brings the node's clock to real time. It runs before an
 		// event is handled, so that timers the event arms start from now
 		// and not from when the loop last woke up.
 		catchUp := func() {
 			for due := int64(time.Since(start) / r.tick); ticked < due; ticked++ {
 				r.node.Tick()
+			}
+			if timed != nil {
+				timed.Tick(time.Since(start))
 			}
 		}
 		select {

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/corogo/corogo/totem"
 )
@@ -166,6 +167,18 @@ type Syncer interface {
 	// SyncAbort is called when a configuration change interrupts the sync
 	// of this service.
 	SyncAbort()
+}
+
+// Timed is an engine with timers (votequorum's last man standing window
+// and quorum device timeouts). The host calls Tick with the current time
+// (a monotonic duration from any fixed origin) before it hands the engine
+// anything else, and whenever NextTimer's deadline has passed; engines
+// read no clock.
+type Timed interface {
+	// Tick advances the engine's clock to now and fires due timers.
+	Tick(now time.Duration)
+	// NextTimer returns the earliest armed deadline, if any.
+	NextTimer() (time.Duration, bool)
 }
 
 // Cred are a local client's credentials, from SO_PEERCRED.

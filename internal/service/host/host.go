@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/corogo/corogo/internal/service"
 	"github.com/corogo/corogo/internal/service/syncproto"
@@ -219,6 +220,32 @@ func (h *Host) Poll() {
 			f.Resume()
 		}
 	}
+}
+
+// Tick gives the time to the engines with timers (service.Timed); the
+// runner calls it before handing the host anything else and whenever
+// NextTimer's deadline passes. now is a monotonic duration from a fixed
+// origin.
+func (h *Host) Tick(now time.Duration) {
+	for _, id := range h.order {
+		if t, ok := h.engines[id].(service.Timed); ok {
+			t.Tick(now)
+		}
+	}
+}
+
+// NextTimer returns the earliest deadline of the engines' timers.
+func (h *Host) NextTimer() (time.Duration, bool) {
+	var at time.Duration
+	found := false
+	for _, id := range h.order {
+		if t, ok := h.engines[id].(service.Timed); ok {
+			if d, ok := t.NextTimer(); ok && (!found || d < at) {
+				at, found = d, true
+			}
+		}
+	}
+	return at, found
 }
 
 // Stats returns the counters.
