@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/corogo/corogo/internal/config"
 	"github.com/corogo/corogo/internal/ipc"
@@ -76,11 +77,14 @@ func Run(ctx context.Context, opts Options) error {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	ctx, d.cancel = context.WithCancelCause(ctx)
+	outer := ctx
+	ctx, d.cancel = context.WithCancelCause(context.Background())
 	defer d.cancel(nil)
 	if err := d.start(); err != nil {
 		return err
 	}
+	stop := context.AfterFunc(outer, func() { d.leave(context.Cause(outer)) })
+	defer stop()
 	err := d.serve(ctx)
 	if cause := context.Cause(ctx); errors.Is(cause, ErrShutdown) {
 		return nil
@@ -165,6 +169,10 @@ func (d *Daemon) start() error {
 type daemonServices Daemon
 
 func (s *daemonServices) Event(e *totem.Event) { s.h.Event(e) }
+
+// Tick and NextTimer drive the engines' timers (votequorum).
+func (s *daemonServices) Tick(now time.Duration)           { s.h.Tick(now) }
+func (s *daemonServices) NextTimer() (time.Duration, bool) { return s.h.NextTimer() }
 func (s *daemonServices) Poll() {
 	s.h.Poll()
 	if s.glue != nil {
@@ -203,8 +211,32 @@ func (d *Daemon) serve(ctx context.Context) error {
 	return err
 }
 
-// shutdown stops the daemon (cfg's shutdown and kill-node).
+// shutdown stops the daemon (cfg's shutdown and kill-node). It runs on
+// the Run goroutine.
 func (d *Daemon) shutdown(reason string) {
 	d.log.With("subsys", "MAIN").Info(reason)
-	d.cancel(fmt.Errorf("%w: %s", ErrShutdown, reason))
+	d.announceLeave(fmt.Errorf("%w: %s", ErrShutdown, reason))
+}
+
+// leave stops the daemon when Run's context ends (a signal): the
+// services announce the leave on the Run goroutine first.
+func (d *Daemon) leave(cause error) {
+	d.r.Submit(func() { d.announceLeave(cause) })
+	// Should the Run goroutine be gone already, stop anyway.
+	time.AfterFunc(5*time.Second, func() { d.cancel(cause) })
+}
+
+// leaveGrace is how long a leaving node keeps the ring after votequorum
+// announced the leave (allow_downscale), so the announcement is delivered.
+const leaveGrace = 500 * time.Millisecond
+
+// announceLeave lets votequorum tell the others this is a clean leave
+// (with allow_downscale), then stops Run after a short grace.
+func (d *Daemon) announceLeave(cause error) {
+	if d.eng.vq != nil && d.eng.vq.Settings().AllowDownscale {
+		d.eng.vq.Leave()
+		time.AfterFunc(leaveGrace, func() { d.cancel(cause) })
+		return
+	}
+	d.cancel(cause)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/corogo/corogo/internal/service/cmap"
 	"github.com/corogo/corogo/internal/service/cpg"
 	"github.com/corogo/corogo/internal/service/quorum"
+	"github.com/corogo/corogo/internal/service/votequorum"
 	"github.com/corogo/corogo/internal/transport"
 	"github.com/corogo/corogo/totem"
 )
@@ -32,6 +33,7 @@ type engines struct {
 	cfg    *cfg.Engine
 	cpg    *cpg.Engine
 	quorum *quorum.Engine
+	vq     *votequorum.Engine // nil without quorum.provider
 }
 
 func (d *Daemon) registerEngines() error {
@@ -49,11 +51,40 @@ func (d *Daemon) registerEngines() error {
 		Status:     d.linkStatus,
 	})
 	d.eng.cpg = cpg.New(h.API("CPG"), cpg.Options{MaxMessage: MaxCPGMessage})
-	d.eng.quorum = quorum.New(h.API("QUORUM"), quorum.Options{})
+	c := d.config()
+	if c.Quorum.Provider == votequorum.Name {
+		vqLog := d.log.With("subsys", "VOTEQ")
+		s, warns, err := votequorum.SettingsFrom(c, d.opts.NodeID)
+		if err != nil {
+			return err
+		}
+		for _, w := range warns {
+			vqLog.Warn(w)
+		}
+		var store votequorum.EVStore
+		if s.EVTracking {
+			store = votequorum.NewFileStore(c.System.StateDir)
+		}
+		d.eng.vq, err = votequorum.New(h.API("VOTEQ"), votequorum.Options{
+			Settings: s, EVStore: store,
+			OnQuorum: func(q bool) { d.eng.quorum.Update(q) },
+		})
+		if err != nil {
+			return err
+		}
+		d.eng.quorum = quorum.New(h.API("QUORUM"), quorum.Options{Provider: d.eng.vq.Provider()})
+	} else {
+		d.eng.quorum = quorum.New(h.API("QUORUM"), quorum.Options{})
+	}
 	for _, err := range []error{
 		h.Register(d.eng.cmap), h.Register(d.eng.cfg), h.Register(d.eng.cpg), h.Register(d.eng.quorum),
 	} {
 		if err != nil {
+			return err
+		}
+	}
+	if d.eng.vq != nil {
+		if err := h.Register(d.eng.vq); err != nil {
 			return err
 		}
 	}
@@ -104,6 +135,17 @@ func (d *Daemon) reload() error {
 		len(spec.Members), t.Token.Milliseconds(), t.Consensus.Milliseconds()))
 	if d.eng.cmap != nil {
 		_ = d.eng.cmap.ConfigVersionChanged()
+	}
+	if d.eng.vq != nil {
+		s, warns, err := votequorum.SettingsFrom(cfgNew, id)
+		if err != nil {
+			log.Error(fmt.Sprintf("votequorum: %v; continuing with the current quorum settings", err))
+		} else {
+			for _, w := range warns {
+				log.Warn(w)
+			}
+			d.eng.vq.Reload(s)
+		}
 	}
 	return nil
 }
@@ -178,7 +220,16 @@ func (d *Daemon) runtimeKeys() []cmap.KV {
 	str("runtime.totem.pg.mrp.srp.state", st.State.String())
 	u64("runtime.totem.pg.mrp.srp.ring_id_seq", ring.Seq)
 	u32("runtime.totem.pg.mrp.srp.ring_id_rep", ring.Rep)
-	u32("runtime.votequorum.this_node_id", d.opts.NodeID)
+	if d.eng.vq != nil {
+		for _, k := range d.eng.vq.Runtime() {
+			switch v := k.Value.(type) {
+			case uint8:
+				kvs = append(kvs, cmap.KV{Key: k.Key, Type: cmap.TypeUint8, Value: v})
+			case uint32:
+				u32(k.Key, v)
+			}
+		}
+	}
 	for _, c := range srpCounters(s) {
 		u64("stats.srp."+c.name, c.value)
 	}
@@ -239,8 +290,23 @@ func (d *Daemon) collect() []*metrics.Family {
 			if m == d.opts.NodeID {
 				local = "true"
 			}
+			votes := 1.0
+			if d.eng.vq != nil {
+				if in, ok := d.eng.vq.Info(m); ok {
+					votes = float64(in.Votes)
+				}
+			}
 			set.Add("ha_cluster_corosync_member_votes", "How many votes each member node has contributed with to the current quorum",
-				metrics.Gauge, 1, "node_id", fmt.Sprintf("%d", m), "local", local)
+				metrics.Gauge, votes, "node_id", fmt.Sprintf("%d", m), "local", local)
+		}
+		if d.eng.vq != nil {
+			if in, ok := d.eng.vq.Info(0); ok {
+				set.Add("ha_cluster_corosync_quorum_votes", "Cluster quorum votes (expected, highest expected, total, quorum)",
+					metrics.Gauge, float64(in.ExpectedVotes), "type", "expected_votes")
+				set.Add("ha_cluster_corosync_quorum_votes", "", metrics.Gauge, float64(in.HighestExpected), "type", "highest_expected")
+				set.Add("ha_cluster_corosync_quorum_votes", "", metrics.Gauge, float64(in.TotalVotes), "type", "total_votes")
+				set.Add("ha_cluster_corosync_quorum_votes", "", metrics.Gauge, float64(in.Quorum), "type", "quorum")
+			}
 		}
 		set.Add("corosyncd_ring_members", "Members of the current ring", metrics.Gauge, float64(len(members)))
 		set.Add("corosyncd_ring_seq", "Sequence number of the current ring", metrics.Gauge, float64(ring.Seq))

@@ -127,7 +127,9 @@ func New(api service.API, opts Options) (*Engine, error) {
 	}
 	e.applySettings(s, true)
 	e.recalculate(false, false)
-	e.sendNodeInfo(e.us.id)
+	// Queued, not sent: the ring may not exist yet. The first Tick,
+	// Resume or SyncProcess sends it.
+	e.pending = append(e.pending, AppendNodeInfo(nil, NodeInfo{NodeID: e.us.id, Votes: e.us.votes, Expected: e.us.expected, Flags: e.us.flags}))
 	return e, nil
 }
 

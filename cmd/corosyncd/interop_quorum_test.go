@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/corogo/corogo/internal/netns"
+)
+
+// qtStatus is what corosync-quorumtool -s prints, parsed: the labelled
+// fields, the membership table (node id → votes) and the exit code.
+type qtStatus struct {
+	fields map[string]string
+	votes  map[string]string
+	code   int
+	out    string
+}
+
+var qtField = regexp.MustCompile(`^([A-Z][A-Za-z ]+):\s+(.*?)\s*$`)
+
+func parseQuorumtool(out string, code int) qtStatus {
+	s := qtStatus{fields: map[string]string{}, votes: map[string]string{}, code: code, out: out}
+	inTable := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "Nodeid") {
+			inTable = true
+			continue
+		}
+		if inTable {
+			f := strings.Fields(l)
+			if len(f) >= 2 {
+				s.votes[f[0]] = f[1]
+			}
+			continue
+		}
+		if m := qtField.FindStringSubmatch(l); m != nil {
+			s.fields[m[1]] = m[2]
+		}
+	}
+	return s
+}
+
+// qtCompared are the fields that must agree on every node of one ring.
+var qtCompared = []string{"Quorum provider", "Nodes", "Ring ID", "Quorate", "Expected votes", "Highest expected", "Total votes", "Quorum", "Flags"}
+
+func (s qtStatus) summary() string {
+	var b strings.Builder
+	for _, k := range qtCompared {
+		fmt.Fprintf(&b, "%s=%q ", k, s.fields[k])
+	}
+	var ids []string
+	for id := range s.votes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "node%s:%s ", id, s.votes[id])
+	}
+	fmt.Fprintf(&b, "exit=%d", s.code)
+	return b.String()
+}
+
+// runQuorumtool runs a quorum tool in host i's namespace and parses it.
+func runQuorumtool(t *testing.T, c *netns.Cluster, i int, env []string, args ...string) qtStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", c.Host(i).NS}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("host %d: %v: %v", i, args, err)
+	}
+	return parseQuorumtool(string(out), code)
+}
+
+func buildTool(t *testing.T, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if b, err := exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		t.Skipf("skipping: cannot build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// TestNetnsMixedRingVotequorum: hosts 1 and 2 run the real corosync 3.1
+// with votequorum, host 3 runs corosyncd; they count each other's votes.
+// The real corosync-quorumtool -s on hosts 1 and 2 and our quorumtool -s
+// on host 3 print the same quorum provider, node count, ring id, quorate
+// state, expected votes, highest expected, total votes, quorum, flags and
+// per-node votes, through formation, the kill of a real node, the kill of
+// the other (our node alone: not quorate, exit 2) and the restarts.
+func TestNetnsMixedRingVotequorum(t *testing.T) {
+	if err := netns.Available(); err != nil {
+		t.Skipf("skipping mixed-ring votequorum test: %v", err)
+	}
+	cs, err := mxLookCorosync()
+	if err != nil {
+		t.Skipf("skipping mixed-ring votequorum test: %v", err)
+	}
+	realTool, err := exec.LookPath("corosync-quorumtool")
+	if err != nil {
+		t.Skipf("skipping mixed-ring votequorum test: corosync-quorumtool not found: %v", err)
+	}
+	ourTool := buildTool(t, "github.com/corogo/corogo/cmd/quorumtool")
+	m := &mxCluster{t: t, corosync: cs, daemon: nsBuild(t)}
+	m.c = netns.NewWith(t, netns.Options{Hosts: 3})
+	hosts := m.c.Hosts()
+	for _, h := range hosts {
+		conf := filepath.Join(h.Dir, "corosync.conf")
+		logf := filepath.Join(h.Dir, "corosync.log")
+		tc := testConf{cluster: "mixedvq", token: 1000, coef: 0, logfile: logf, stateDir: h.State, votequorum: true}
+		if err := os.WriteFile(conf, []byte(tc.text(hosts)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m.conf = append(m.conf, conf)
+		m.logs = append(m.logs, logf)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			m.dump()
+		}
+		for i := 1; i <= 3; i++ {
+			if m.c.Running(i) {
+				_ = m.c.Terminate(i, 10*time.Second)
+			}
+		}
+		m.shmClean()
+	})
+	status := func(i int) qtStatus {
+		if m.isGo(i) {
+			return runQuorumtool(t, m.c, i, []string{"COROSYNCD_SOCKET=" + filepath.Join(m.c.Host(i).Dir, "corosyncd.sock")}, ourTool, "-s")
+		}
+		return runQuorumtool(t, m.c, i, nil, realTool, "-s")
+	}
+	// agree waits until every host of hosts prints the same status, with
+	// the given total votes and exit code, and returns it.
+	agree := func(what string, hosts []int, total string, code int) qtStatus {
+		t.Helper()
+		deadline := time.Now().Add(mxWait)
+		for {
+			var sts []qtStatus
+			ok := true
+			for _, i := range hosts {
+				s := status(i)
+				sts = append(sts, s)
+				if s.fields["Total votes"] != total || s.code != code {
+					ok = false
+				}
+			}
+			if ok {
+				for _, s := range sts[1:] {
+					if s.summary() != sts[0].summary() {
+						ok = false
+					}
+				}
+			}
+			if ok {
+				t.Logf("%s: hosts %v agree: %s", what, hosts, sts[0].summary())
+				return sts[0]
+			}
+			if time.Now().After(deadline) {
+				for k, s := range sts {
+					t.Logf("%s: %s -s:\n%s", what, m.name(hosts[k]), s.out)
+				}
+				t.Fatalf("%s: quorum tools of hosts %v do not agree on total votes %s, exit %d", what, hosts, total, code)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	all := []int{1, 2, 3}
+	marks := m.marks()
+	for _, i := range all {
+		m.start(i)
+	}
+	m.waitRing("formation", marks, all, all)
+	s := agree("formation", all, "3", 0)
+	if s.fields["Quorum"] != "2" || s.fields["Flags"] != "Quorate" || len(s.votes) != 3 {
+		t.Errorf("formation: %s", s.summary())
+	}
+
+	// A real node dies: 2 of 3 stay quorate.
+	marks = m.marks()
+	if err := m.c.Kill(2); err != nil {
+		t.Fatal(err)
+	}
+	m.waitRing("kill of host 2", marks, []int{1, 3}, []int{1, 3})
+	s = agree("host 2 killed", []int{1, 3}, "2", 0)
+	if s.fields["Quorum"] != "2" || s.fields["Expected votes"] != "3" {
+		t.Errorf("host 2 killed: %s", s.summary())
+	}
+
+	// The other real node dies: our node alone is not quorate (exit 2).
+	marks = m.marks()
+	if err := m.c.Kill(1); err != nil {
+		t.Fatal(err)
+	}
+	m.waitRing("kill of host 1", marks, []int{3}, []int{3})
+	s = agree("hosts 1 and 2 killed", []int{3}, "1", 2)
+	if s.fields["Quorate"] != "No" || !strings.Contains(s.out, "Activity blocked") {
+		t.Errorf("alone: %s\n%s", s.summary(), s.out)
+	}
+
+	// Both come back: all quorate again, every tool agrees.
+	marks = m.marks()
+	m.start(1)
+	m.start(2)
+	m.waitRing("restart of hosts 1 and 2", marks, all, all)
+	agree("restarted", all, "3", 0)
+}
