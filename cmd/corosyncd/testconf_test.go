@@ -24,6 +24,8 @@ type testConf struct {
 	// quiet logs without debug; votequorum adds quorum.provider (the
 	// configuration of shared/bench/corosync's baseline).
 	quiet, votequorum bool
+	// quorum holds extra lines of the quorum section (with votequorum).
+	quorum string
 }
 
 // text renders the configuration for the hosts: udpu, crypto off, debug
@@ -53,6 +55,7 @@ func (c testConf) text(hosts []netns.Host) string {
 	}
 	if c.votequorum {
 		b.WriteString("}\nquorum {\n\tprovider: corosync_votequorum\n")
+		b.WriteString(c.quorum)
 	}
 	fmt.Fprintf(&b, "}\nsystem {\n\tstate_dir: %s\n", c.stateDir)
 	if c.noSchedRR {
