@@ -264,3 +264,7 @@ func (c *fakeConn) last(t testing.TB) fakeReply {
 	}
 	return c.replies[len(c.replies)-1]
 }
+
+func serviceReq(fn uint16, payload []byte) service.Request {
+	return service.Request{ID: 99, Fn: fn, Payload: payload}
+}
