@@ -70,7 +70,7 @@ const (
 
 // ErrMessage is CS_ERR_MESSAGE_ERROR (a qdevice poll for a ring that is
 // not the last synced one).
-const ErrMessage service.Status = 30
+const ErrMessage service.Status = 22
 
 // NodeState is a node's state as votequorum keeps it.
 type NodeState uint32
