@@ -2,8 +2,9 @@
 # Starts three corosyncd on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (udpu, no
 # root needed), shows the ring they form and the service sync, runs a CPG
 # client on every node (one group, 1,000 messages from node 1, the same
-# order everywhere), shows cfgtool and cpgtool, kills one daemon with
-# SIGKILL, shows the new ring, and stops everything it started (by PID).
+# order everywhere), shows cfgtool, cpgtool and quorumtool (votequorum),
+# kills one daemon with SIGKILL, shows the new ring and that the two left
+# are still quorate, and stops everything it started (by PID).
 # Bounded: about 20 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ go build -o "$work/corosyncd" ./cmd/corosyncd
 go build -o "$work/cpgbench" ./cmd/cpgbench
 go build -o "$work/cpgtool" ./cmd/cpgtool
 go build -o "$work/cfgtool" ./cmd/cfgtool
+go build -o "$work/quorumtool" ./cmd/quorumtool
 port=$((20000 + RANDOM % 20000))
 cat >"$work/corosync.conf" <<CONF
 # corosync.conf, unchanged syntax: three nodes on loopback addresses.
@@ -38,15 +40,21 @@ nodelist {
     node {
         ring0_addr: 127.0.0.1
         nodeid: 1
+        name: node1
     }
     node {
         ring0_addr: 127.0.0.2
         nodeid: 2
+        name: node2
     }
     node {
         ring0_addr: 127.0.0.3
         nodeid: 3
+        name: node3
     }
+}
+quorum {
+    provider: corosync_votequorum
 }
 logging {
     to_stderr: yes
@@ -81,6 +89,9 @@ grep -h "QUORUM\|MAIN" "$work/n1.log" | grep -E "Members\[3\]|Completed service"
 echo "== cfgtool -s on node 1"
 COROSYNCD_SOCKET="$work/n1.sock" "$work/cfgtool" -s | sed 's/^/   /'
 
+echo "== quorumtool -s on node 2 (votequorum: 3 votes, quorum 2)"
+COROSYNCD_SOCKET="$work/n2.sock" "$work/quorumtool" -s | sed 's/^/   /'
+
 echo "== CPG: a process on every node joins group 'demo'; node 1's sends 1000 messages of 1 KiB"
 cpids=()
 for i in 1 2 3; do
@@ -107,4 +118,10 @@ wait_for "$work/n1.log" "Members left: 3"
 end=$(date +%s%N)
 echo "== node 1's log: the new ring ($(( (end - start) / 1000000 )) ms after the kill; token 300 ms + consensus 360 ms)"
 grep -h "TOTEM" "$work/n1.log" | grep -E "membership|processor failed|failed:" | tail -3 | sed 's/^/   /'
+for _ in $(seq 50); do
+	COROSYNCD_SOCKET="$work/n1.sock" "$work/quorumtool" -s 2>/dev/null | grep -q "Total votes:      2" && break
+	sleep 0.1
+done
+echo "== quorumtool -s on node 1: 2 of 3 votes, still quorate (exit status 0)"
+COROSYNCD_SOCKET="$work/n1.sock" "$work/quorumtool" -s | sed 's/^/   /'
 echo "== stopping nodes 1 and 2 (SIGTERM: they send corosync's leave message)"
