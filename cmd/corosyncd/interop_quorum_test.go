@@ -111,15 +111,15 @@ func buildTool(t *testing.T, pkg string) string {
 	return out
 }
 
-// TestNetnsMixedRingVotequorum: hosts 1 and 2 run the real corosync 3.1
-// with votequorum, host 3 runs corosyncd; they count each other's votes.
-// The real corosync-quorumtool -s on hosts 1 and 2 and our quorumtool -s
-// on host 3 print the same quorum provider, node count, ring id, quorate
-// state, expected votes, highest expected, total votes, quorum, flags and
-// per-node votes (in fact the whole output, less the date, the node id and
-// the "(local)" marker), through formation, the kill of a real node, the kill of
-// the other (our node alone: not quorate, exit 2) and the restarts.
-func TestNetnsMixedRingVotequorum(t *testing.T) {
+// mxVQ is a mixed ring with votequorum: hosts 1 and 2 run the real
+// corosync, host 3 corosyncd, all with the same quorum section.
+type mxVQ struct {
+	*mxCluster
+	realTool, ourTool string
+}
+
+func newMixedVQ(t *testing.T, cluster, quorum string) *mxVQ {
+	t.Helper()
 	if err := netns.Available(); err != nil {
 		t.Skipf("skipping mixed-ring votequorum test: %v", err)
 	}
@@ -138,7 +138,7 @@ func TestNetnsMixedRingVotequorum(t *testing.T) {
 	for _, h := range hosts {
 		conf := filepath.Join(h.Dir, "corosync.conf")
 		logf := filepath.Join(h.Dir, "corosync.log")
-		tc := testConf{cluster: "mixedvq", token: 1000, coef: 0, logfile: logf, stateDir: h.State, votequorum: true}
+		tc := testConf{cluster: cluster, token: 1000, coef: 0, logfile: logf, stateDir: h.State, votequorum: true, quorum: quorum}
 		if err := os.WriteFile(conf, []byte(tc.text(hosts)), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -156,56 +156,74 @@ func TestNetnsMixedRingVotequorum(t *testing.T) {
 		}
 		m.shmClean()
 	})
-	status := func(i int) qtStatus {
-		if m.isGo(i) {
-			return runQuorumtool(t, m.c, i, []string{"COROSYNCD_SOCKET=" + filepath.Join(m.c.Host(i).Dir, "corosyncd.sock")}, ourTool, "-s")
-		}
-		return runQuorumtool(t, m.c, i, nil, realTool, "-s")
+	return &mxVQ{mxCluster: m, realTool: realTool, ourTool: ourTool}
+}
+
+func (m *mxVQ) status(i int) qtStatus {
+	if m.isGo(i) {
+		return runQuorumtool(m.t, m.c, i, []string{"COROSYNCD_SOCKET=" + filepath.Join(m.c.Host(i).Dir, "corosyncd.sock")}, m.ourTool, "-s")
 	}
-	// agree waits until every host of hosts prints the same status, with
-	// the given total votes and exit code, and returns it.
-	agree := func(what string, hosts []int, total string, code int) qtStatus {
-		t.Helper()
-		deadline := time.Now().Add(mxWait)
-		for {
-			var sts []qtStatus
-			ok := true
-			for _, i := range hosts {
-				s := status(i)
-				sts = append(sts, s)
-				if s.fields["Total votes"] != total || s.code != code {
+	return runQuorumtool(m.t, m.c, i, nil, m.realTool, "-s")
+}
+
+// agree waits until every host of hosts prints the same status, with the
+// given total votes, expected votes ("" for any) and exit code, and
+// returns it.
+func (m *mxVQ) agree(what string, hosts []int, total, expected string, code int) qtStatus {
+	t := m.t
+	t.Helper()
+	deadline := time.Now().Add(mxWait)
+	for {
+		var sts []qtStatus
+		ok := true
+		for _, i := range hosts {
+			s := m.status(i)
+			sts = append(sts, s)
+			if s.fields["Total votes"] != total || s.code != code || (expected != "" && s.fields["Expected votes"] != expected) {
+				ok = false
+			}
+		}
+		if ok {
+			for _, s := range sts[1:] {
+				// Byte for byte, apart from the date, the node id and the
+				// (local) marker.
+				if s.summary() != sts[0].summary() || s.normalized() != sts[0].normalized() {
 					ok = false
 				}
 			}
-			if ok {
-				for _, s := range sts[1:] {
-					// Byte for byte, apart from the date, the node id and
-					// the (local) marker.
-					if s.summary() != sts[0].summary() || s.normalized() != sts[0].normalized() {
-						ok = false
-					}
-				}
-			}
-			if ok {
-				t.Logf("%s: hosts %v agree: %s", what, hosts, sts[0].summary())
-				return sts[0]
-			}
-			if time.Now().After(deadline) {
-				for k, s := range sts {
-					t.Logf("%s: %s -s:\n%s", what, m.name(hosts[k]), s.out)
-				}
-				t.Fatalf("%s: quorum tools of hosts %v do not agree on total votes %s, exit %d", what, hosts, total, code)
-			}
-			time.Sleep(200 * time.Millisecond)
 		}
+		if ok {
+			t.Logf("%s: hosts %v agree: %s", what, hosts, sts[0].summary())
+			return sts[0]
+		}
+		if time.Now().After(deadline) {
+			for k, s := range sts {
+				t.Logf("%s: %s -s:\n%s", what, m.name(hosts[k]), s.out)
+			}
+			t.Fatalf("%s: quorum tools of hosts %v do not agree on total votes %s, expected %q, exit %d", what, hosts, total, expected, code)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestNetnsMixedRingVotequorum: hosts 1 and 2 run the real corosync 3.1
+// with votequorum, host 3 runs corosyncd; they count each other's votes.
+// The real corosync-quorumtool -s on hosts 1 and 2 and our quorumtool -s
+// on host 3 print the same quorum provider, node count, ring id, quorate
+// state, expected votes, highest expected, total votes, quorum, flags and
+// per-node votes (in fact the whole output, less the date, the node id and
+// the "(local)" marker), through formation, the kill of a real node, the
+// kill of the other (our node alone: not quorate, exit 2) and the
+// restarts.
+func TestNetnsMixedRingVotequorum(t *testing.T) {
+	m := newMixedVQ(t, "mixedvq", "")
 	all := []int{1, 2, 3}
 	marks := m.marks()
 	for _, i := range all {
 		m.start(i)
 	}
 	m.waitRing("formation", marks, all, all)
-	s := agree("formation", all, "3", 0)
+	s := m.agree("formation", all, "3", "3", 0)
 	if s.fields["Quorum"] != "2" || s.fields["Flags"] != "Quorate" || len(s.votes) != 3 {
 		t.Errorf("formation: %s", s.summary())
 	}
@@ -216,8 +234,8 @@ func TestNetnsMixedRingVotequorum(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.waitRing("kill of host 2", marks, []int{1, 3}, []int{1, 3})
-	s = agree("host 2 killed", []int{1, 3}, "2", 0)
-	if s.fields["Quorum"] != "2" || s.fields["Expected votes"] != "3" {
+	s = m.agree("host 2 killed", []int{1, 3}, "2", "3", 0)
+	if s.fields["Quorum"] != "2" {
 		t.Errorf("host 2 killed: %s", s.summary())
 	}
 
@@ -227,7 +245,7 @@ func TestNetnsMixedRingVotequorum(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.waitRing("kill of host 1", marks, []int{3}, []int{3})
-	s = agree("hosts 1 and 2 killed", []int{3}, "1", 2)
+	s = m.agree("hosts 1 and 2 killed", []int{3}, "1", "3", 2)
 	if s.fields["Quorate"] != "No" || !strings.Contains(s.out, "Activity blocked") {
 		t.Errorf("alone: %s\n%s", s.summary(), s.out)
 	}
@@ -237,5 +255,53 @@ func TestNetnsMixedRingVotequorum(t *testing.T) {
 	m.start(1)
 	m.start(2)
 	m.waitRing("restart of hosts 1 and 2", marks, all, all)
-	agree("restarted", all, "3", 0)
+	m.agree("restarted", all, "3", "3", 0)
+}
+
+// TestNetnsMixedRingLastManStanding: the same mixed ring with
+// wait_for_all, last_man_standing (window 2 s) and auto_tie_breaker
+// (highest). Real corosync and ours agree on the flags, on expected votes
+// shrinking from 3 to 2 once the window has passed after a real node's
+// death, and our node, the highest id, then survives alone through the
+// tie breaker (quorate, exit 0), as corosync's last man standing with
+// auto_tie_breaker does.
+func TestNetnsMixedRingLastManStanding(t *testing.T) {
+	m := newMixedVQ(t, "mixedlms", "\twait_for_all: 1\n\tlast_man_standing: 1\n\tlast_man_standing_window: 2000\n\tauto_tie_breaker: 1\n\tauto_tie_breaker_node: highest\n")
+	all := []int{1, 2, 3}
+	marks := m.marks()
+	for _, i := range all {
+		m.start(i)
+	}
+	m.waitRing("formation", marks, all, all)
+	s := m.agree("formation", all, "3", "3", 0)
+	if want := "Quorate WaitForAll LastManStanding AutoTieBreaker"; s.fields["Flags"] != want {
+		t.Errorf("flags %q, want %q", s.fields["Flags"], want)
+	}
+
+	marks = m.marks()
+	if err := m.c.Kill(2); err != nil {
+		t.Fatal(err)
+	}
+	m.waitRing("kill of host 2", marks, []int{1, 3}, []int{1, 3})
+	// After the window, expected votes follow the nodes present.
+	s = m.agree("host 2 killed, window passed", []int{1, 3}, "2", "2", 0)
+	if s.fields["Quorum"] != "2" {
+		t.Errorf("after the window: %s", s.summary())
+	}
+
+	marks = m.marks()
+	if err := m.c.Kill(1); err != nil {
+		t.Fatal(err)
+	}
+	m.waitRing("kill of host 1", marks, []int{3}, []int{3})
+	s = m.agree("host 3 alone", []int{3}, "1", "", 0)
+	if s.fields["Quorate"] != "Yes" {
+		t.Errorf("the highest node alone is not quorate: %s\n%s", s.summary(), s.out)
+	}
+
+	marks = m.marks()
+	m.start(1)
+	m.start(2)
+	m.waitRing("restart of hosts 1 and 2", marks, all, all)
+	m.agree("restarted", all, "3", "3", 0)
 }
