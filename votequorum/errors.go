@@ -95,7 +95,7 @@ func (e *StatusError) Is(target error) bool {
 		return target == ErrTryAgain
 	case service.ErrInvalidArg:
 		return target == ErrInvalidArg
-	case service.ErrNotExist:
+	case service.ErrNotExist, service.ErrNameNotFound:
 		return target == ErrNotExist
 	case service.ErrExist:
 		return target == ErrExist

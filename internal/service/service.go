@@ -237,8 +237,11 @@ const (
 	ErrNameTooLon Status = 13
 	ErrExist      Status = 14
 	ErrNoSpace    Status = 15
-	ErrNotSupport Status = 19
-	ErrMsgTooBig  Status = 26
+	// ErrNameNotFound is CS_ERR_NAME_NOT_FOUND (votequorum's setvotes for
+	// an unknown node).
+	ErrNameNotFound Status = 17
+	ErrNotSupport   Status = 19
+	ErrMsgTooBig    Status = 26
 )
 
 // String names the status.
@@ -270,6 +273,8 @@ func (s Status) String() string {
 		return "already exists"
 	case ErrNoSpace:
 		return "no space"
+	case ErrNameNotFound:
+		return "name not found"
 	case ErrNotSupport:
 		return "not supported"
 	case ErrMsgTooBig:

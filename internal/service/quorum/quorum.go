@@ -223,7 +223,13 @@ func (e *Engine) SyncActivate() {
 // decisions stay held until that one activates.
 func (e *Engine) SyncAbort() {}
 
+// isSyncer reports whether the provider's decision for a new ring comes
+// through Update at its own sync activation: a provider that is a
+// service.Syncer, or one that says so (votequorum's adapter).
 func isSyncer(p Provider) bool {
+	if d, ok := p.(interface{ DecidesInSync() bool }); ok {
+		return d.DecidesInSync()
+	}
 	_, ok := p.(service.Syncer)
 	return ok
 }

@@ -133,7 +133,7 @@ type DecideInput struct {
 // Decision is Decide's result.
 type Decision struct {
 	Quorate bool
-	// WFAStatus is the new wait-for-all status.
+	// WFAStatus is the new wait-for-all status: cleared once quorate.
 	WFAStatus bool
 	// Waiting is set when wait_for_all held quorum back (corosync logs
 	// "Waiting for all cluster members").
@@ -160,8 +160,11 @@ func Decide(in DecideInput) Decision {
 	if in.MasterWins && !d.Quorate && in.MasterPresent {
 		d.Quorate = true
 	}
-	if in.WaitForAll {
-		d.WFAStatus = !d.Quorate
+	// Quorum clears the wait; losing it does not set it again: corosync
+	// 3.1 waits for all only from startup (checked against
+	// corosync-vqsim 3.1.7).
+	if in.WaitForAll && d.Quorate {
+		d.WFAStatus = false
 	}
 	return d
 }

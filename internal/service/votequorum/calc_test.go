@@ -180,7 +180,7 @@ func TestDecide(t *testing.T) {
 		{"not quorate", DecideInput{TotalVotes: 1, Quorum: 2, OwnExpected: 3}, Decision{}},
 		{"wfa waiting", DecideInput{TotalVotes: 2, Quorum: 2, OwnExpected: 3, WaitForAll: true, WFAStatus: true}, Decision{WFAStatus: true, Waiting: true}},
 		{"wfa all seen", DecideInput{TotalVotes: 3, Quorum: 2, OwnExpected: 3, WaitForAll: true, WFAStatus: true}, Decision{Quorate: true}},
-		{"wfa lost quorum sets status", DecideInput{TotalVotes: 1, Quorum: 2, OwnExpected: 3, WaitForAll: true}, Decision{WFAStatus: true}},
+		{"wfa: losing quorum does not wait again", DecideInput{TotalVotes: 1, Quorum: 2, OwnExpected: 3, WaitForAll: true}, Decision{}},
 		{"atb half with tie breaker", DecideInput{TotalVotes: 2, Quorum: 3, OwnExpected: 4, ATB: ATBLowest, ATBWins: true, Members: 2, PrevMembers: 4}, Decision{Quorate: true}},
 		{"atb half without", DecideInput{TotalVotes: 2, Quorum: 3, OwnExpected: 4, ATB: ATBLowest, Members: 2, PrevMembers: 4}, Decision{}},
 		{"atb other side may be quorate", DecideInput{TotalVotes: 2, Quorum: 3, OwnExpected: 5, ATB: ATBLowest, ATBWins: true, Members: 2, PrevMembers: 5}, Decision{}},

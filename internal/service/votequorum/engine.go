@@ -137,9 +137,14 @@ func New(api service.API, opts Options) (*Engine, error) {
 // At run time corosync also sets the wait-for-all status again; we do
 // not, so that a reload never takes quorum away from a quorate cluster.
 func (e *Engine) applySettings(s Settings, startup bool) {
+	// With expected votes tracking corosync replaces quorum.expected_votes
+	// by the stored barrier; a barrier of 0 leaves the nodelist's sum.
 	expected := s.Expected
-	if s.EVTracking && e.evTracking != 0 {
-		expected = e.evTracking
+	if s.EVTracking {
+		expected = s.NodelistExpected
+		if e.evTracking != 0 {
+			expected = e.evTracking
+		}
 	}
 	e.us.votes = s.Votes
 	if expected != 0 {
@@ -172,7 +177,14 @@ func (e *Engine) Quorate() bool { return e.quorate }
 func (e *Engine) Provider() Provider { return Provider{e} }
 
 // Provider adapts an Engine to the quorum service's provider interface.
+// Its decision for a new ring arrives at votequorum's own sync activation
+// (OnQuorum), after the quorum service's: DecidesInSync says so, and the
+// quorum service waits for it instead of publishing the previous ring's
+// answer.
 type Provider struct{ e *Engine }
+
+// DecidesInSync reports true: see Provider.
+func (p Provider) DecidesInSync() bool { return true }
 
 // Quorate reports the engine's decision.
 func (p Provider) Quorate() bool { return p.e.quorate }
@@ -908,13 +920,15 @@ func (e *Engine) request(c service.Conn, r service.Request) (service.Status, []b
 		}
 		n := e.find(id)
 		if n == nil {
-			return service.ErrNotExist, nil
+			return service.ErrNameNotFound, nil
 		}
+		// As corosync, the new votes stay in place locally until the
+		// RECONFIGURE arrives; only a refused value is restored.
 		saved := n.votes
 		n.votes = votes
 		res := Calculate(e.calcInput(true, 0))
-		n.votes = saved
 		if res.Quorum < res.TotalVotes/2 || res.Quorum > res.TotalVotes {
+			n.votes = saved
 			return service.ErrInvalidArg, nil
 		}
 		e.send(AppendReconfigure(e.buf[:0], Reconfigure{NodeID: id, Value: votes, Param: ParamNodeVotes}))

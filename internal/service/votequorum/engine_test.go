@@ -12,7 +12,7 @@ import (
 
 func settings(n int) Settings {
 	return Settings{
-		Votes: 1, Expected: uint32(n), NodeCount: n, LMSWindow: DefaultLMSWindow,
+		Votes: 1, Expected: uint32(n), NodelistExpected: uint32(n), NodeCount: n, LMSWindow: DefaultLMSWindow,
 		QdeviceTimeout: DefaultQdeviceTimeout, QdeviceSyncTimeout: DefaultQdeviceSyncTimeout,
 		QdeviceCanOperate: true,
 	}
@@ -231,7 +231,7 @@ func TestRuntimeChanges(t *testing.T) {
 	tn.deliver()
 	wantShow(t, tn, "1:q=1 v=1 e=5 h=5 t=5 Q=3\n2:q=1 v=3 e=5 h=5 t=5 Q=3\n3:q=1 v=1 e=5 h=5 t=5 Q=3\n")
 	n1.e.Request(n1.conn, service.Request{ID: 5, Fn: FnSetVotes, Payload: AppendSetVotes(nil, 9, 3)})
-	if r := n1.conn.last(t); r.status != service.ErrNotExist {
+	if r := n1.conn.last(t); r.status != service.ErrNameNotFound {
 		t.Fatalf("setvotes unknown node: %v", r.status)
 	}
 }

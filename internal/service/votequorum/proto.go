@@ -16,14 +16,14 @@ const (
 	// the node was never seen.
 	FnGetInfo uint16 = 1
 	// FnSetExpected changes expected votes cluster-wide. Request:
-	// AppendSetExpected. ErrInvalidArg when the value would make the
-	// cluster lose quorum at once or is zero.
+	// AppendSetExpected. ErrInvalidArg when the resulting quorum would be
+	// above the votes present or below half of them (corosync's check).
 	FnSetExpected uint16 = 2
 	// FnSetVotes changes a node's votes cluster-wide. Request:
 	// AppendSetVotes; node id 0 is the quorum device, as in corosync
 	// (corosync-quorumtool -v without -n passes the local node id).
-	// ErrNotExist for an unknown node, ErrInvalidArg for a value that
-	// breaks quorum.
+	// service.ErrNameNotFound for an unknown node (as corosync),
+	// ErrInvalidArg for a value that breaks quorum.
 	FnSetVotes uint16 = 3
 	// FnTrackStart starts tracking. Request: AppendTrackStart. With
 	// TrackCurrent or TrackChanges the current node list and quorum

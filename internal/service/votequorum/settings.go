@@ -49,6 +49,10 @@ type Settings struct {
 	QdeviceCanOperate                  bool
 	// NodeCount is the number of nodes in the nodelist.
 	NodeCount int
+	// NodelistExpected is the nodelist's sum of votes (with the device's
+	// automatic votes), which expected votes tracking starts from when no
+	// barrier is stored.
+	NodelistExpected uint32
 }
 
 // SettingsFrom resolves the votequorum settings of node nodeID from a
@@ -160,6 +164,7 @@ func SettingsFrom(c *config.Config, nodeID uint32) (Settings, []string, error) {
 	if len(c.Nodes) == 0 {
 		s.Expected = 0
 	}
+	s.NodelistExpected = s.Expected
 	if q.ExpectedVotes != 0 {
 		s.Expected = q.ExpectedVotes
 	}
