@@ -9,6 +9,7 @@ import (
 
 	"github.com/corogo/corogo/internal/config"
 	"github.com/corogo/corogo/internal/metrics"
+	"github.com/corogo/corogo/internal/service"
 	"github.com/corogo/corogo/internal/service/cfg"
 	"github.com/corogo/corogo/internal/service/cmap"
 	"github.com/corogo/corogo/internal/service/cpg"
@@ -67,7 +68,7 @@ func (d *Daemon) registerEngines() error {
 		}
 		d.eng.vq, err = votequorum.New(h.API("VOTEQ"), votequorum.Options{
 			Settings: s, EVStore: store,
-			OnQuorum: func(q bool) { d.eng.quorum.Update(q) },
+			OnQuorum: func(q bool, ring service.RingID, members []uint32) { d.eng.quorum.Set(q, ring, members) },
 		})
 		if err != nil {
 			return err

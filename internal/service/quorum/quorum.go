@@ -160,6 +160,24 @@ func (e *Engine) Update(quorate bool) {
 	}
 }
 
+// Set publishes a provider's decision together with the view it belongs
+// to, as corosync's quorum_callback(members, quorate, ring) does: a
+// provider that takes part in the sync (votequorum) calls it at its own
+// sync activation with the new ring, and on a change outside a sync with
+// the ring of its last sync. The engine then never labels a decision with
+// a ring the provider has not decided for.
+func (e *Engine) Set(quorate bool, ring service.RingID, members []service.NodeID) {
+	if e.provider == nil {
+		e.log.Debug("quorum: decision without a provider ignored")
+		return
+	}
+	e.viewPending = false
+	e.held = false
+	e.ring = ring
+	e.members = append(e.members[:0], members...)
+	e.publish(quorate)
+}
+
 // SyncInit computes the joined and left lists against the members of the
 // last activated sync, as corosync's quorum_sync_init does, and logs them.
 func (e *Engine) SyncInit(trans, members []service.NodeID, ring service.RingID) {
@@ -206,6 +224,11 @@ func (e *Engine) SyncActivate() {
 	e.oldRing = e.syncRing
 	e.notifyNodeList(nil, NodeList{Ring: e.syncRing, Members: e.syncMembers, Joined: e.joined, Left: e.left})
 
+	if e.provider != nil && setsViews(e.provider) {
+		// The provider publishes the new view itself (Set) when its own
+		// sync activates.
+		return
+	}
 	e.viewPending = true
 	switch {
 	case e.provider == nil:
@@ -222,6 +245,13 @@ func (e *Engine) SyncActivate() {
 // change aborts a sync only to start another) starts over. Provider
 // decisions stay held until that one activates.
 func (e *Engine) SyncAbort() {}
+
+// setsViews reports whether the provider publishes its decisions with
+// their views through Set (votequorum's adapter says so).
+func setsViews(p Provider) bool {
+	d, ok := p.(interface{ DecidesInSync() bool })
+	return ok && d.DecidesInSync()
+}
 
 // isSyncer reports whether the provider's decision for a new ring comes
 // through Update at its own sync activation: a provider that is a

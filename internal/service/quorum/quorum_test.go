@@ -369,3 +369,40 @@ func TestHeldAcrossAbort(t *testing.T) {
 		"INFO Members[2]: 1 2",
 	})
 }
+
+// setProvider decides in its own sync and publishes views with Set, as
+// votequorum does.
+type setProvider struct{ q bool }
+
+func (p *setProvider) Quorate() bool       { return p.q }
+func (p *setProvider) Name() string        { return "corosync_votequorum" }
+func (p *setProvider) DecidesInSync() bool { return true }
+
+// TestSetPublishesTheProvidersView: with a provider that publishes its
+// own views, the service's sync activation publishes nothing; Set
+// publishes exactly the ring and members it is given (corosync's
+// quorum_callback), even during or after another sync.
+func TestSetPublishesTheProvidersView(t *testing.T) {
+	a := newFakeAPI(1)
+	e := New(a, Options{Provider: &setProvider{}})
+	e.SyncInit(nil, []service.NodeID{1, 2}, service.RingID{Rep: 1, Seq: 8})
+	e.SyncActivate()
+	if v := e.View(); v.Ring != (service.RingID{}) || v.Quorate {
+		t.Fatalf("view published at the service's own activation: %+v", v)
+	}
+	e.Set(true, service.RingID{Rep: 1, Seq: 8}, []service.NodeID{1, 2})
+	if v := e.View(); v.Ring != (service.RingID{Rep: 1, Seq: 8}) || !v.Quorate || len(v.Members) != 2 {
+		t.Fatalf("view after Set: %+v", v)
+	}
+	// A new ring's sync: a decision in the old ring keeps the old ring.
+	e.SyncInit([]service.NodeID{1}, []service.NodeID{1}, service.RingID{Rep: 1, Seq: 12})
+	e.SyncActivate()
+	e.Set(false, service.RingID{Rep: 1, Seq: 8}, []service.NodeID{1, 2})
+	if v := e.View(); v.Ring.Seq != 8 || v.Quorate {
+		t.Fatalf("view: %+v", v)
+	}
+	e.Set(false, service.RingID{Rep: 1, Seq: 12}, []service.NodeID{1})
+	if v := e.View(); v.Ring.Seq != 12 || len(v.Members) != 1 {
+		t.Fatalf("view: %+v", v)
+	}
+}

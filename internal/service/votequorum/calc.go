@@ -182,6 +182,13 @@ func TieBreakerWins(mode ATB, live, ring, prevRing []uint32, lowest, highest int
 	case ATBHighest:
 		return highest >= 0 && contains(live, uint32(highest))
 	case ATBList:
+		// Unlike corosync, a list needs a node that was quorate once, as
+		// lowest and highest do (their ids come from a quorate
+		// membership): two nodes that start apart would otherwise both
+		// hold the tie breaker (each sees itself first in its own list).
+		if lowest < 0 {
+			return false
+		}
 		for i, id := range list {
 			if !contains(ring, id) {
 				continue

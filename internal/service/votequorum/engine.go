@@ -17,10 +17,12 @@ type Options struct {
 	// EVStore keeps the expected votes tracking barrier; nil keeps it in
 	// memory only.
 	EVStore EVStore
-	// OnQuorum receives every quorum decision this engine publishes (the
-	// quorum service's Update): at each sync activation and whenever the
-	// quorate state changes outside a sync.
-	OnQuorum func(quorate bool)
+	// OnQuorum receives every quorum decision this engine publishes, with
+	// the ring and members it belongs to (votequorum's last sync): at each
+	// sync activation and whenever the quorate state changes outside a
+	// sync. The daemon passes it to the quorum service's Set, as corosync
+	// calls quorum_callback.
+	OnQuorum func(quorate bool, ring service.RingID, members []uint32)
 }
 
 // Stats are the engine's counters.
@@ -474,7 +476,7 @@ func (e *Engine) refreshLowHigh() {
 
 func (e *Engine) publish() {
 	if e.opts.OnQuorum != nil {
-		e.opts.OnQuorum(e.quorate)
+		e.opts.OnQuorum(e.quorate, e.ring, e.members)
 	}
 }
 
@@ -673,9 +675,16 @@ func (e *Engine) SyncInit(trans, members []service.NodeID, ring service.RingID) 
 	for _, id := range e.members {
 		if !slices.Contains(members, id) {
 			left = true
-			if n := e.find(id); n != nil && n != &e.qdev {
-				n.state = StateDead
-			}
+		}
+	}
+	// corosync marks dead only the previous sync's members that are not in
+	// the new ring; a node learnt of in a ring whose sync was aborted
+	// before votequorum's turn would keep its votes after it is gone (two
+	// disjoint rings could both count it: the simulator found such split
+	// brains). Every node outside the new ring is dead here.
+	for _, n := range e.nodes {
+		if n != e.us && !slices.Contains(members, n.id) {
+			n.state = StateDead
 		}
 	}
 	if e.s.LastManStanding {

@@ -78,7 +78,7 @@ func (tn *testNet) start(id uint32, part int, s Settings) *tnode {
 	}
 	n.up, n.part, n.quorate = true, part, false
 	n.conn = &fakeConn{id: uint64(id)}
-	e, err := New(n, Options{Settings: s, EVStore: n.ev, OnQuorum: func(q bool) { n.quorate = q }})
+	e, err := New(n, Options{Settings: s, EVStore: n.ev, OnQuorum: func(q bool, _ service.RingID, _ []uint32) { n.quorate = q }})
 	if err != nil {
 		tn.t.Fatal(err)
 	}
