@@ -150,7 +150,7 @@
 //     show it, always as quorate=1, and with the check off the sweep
 //     finds no split brain beyond those of the two findings above.
 //
-// Comparing with corosync-vqsim 3.1.7 (oracle_test.go, VQSIM_ORACLE=1)
+// Comparing with corosync-vqsim 3.1.7 (oracle_test.go, whenever corosync-vqsim is installed)
 // found that corosync sets the wait_for_all status only at startup (the
 // engine set it again whenever a node lost quorum); reading corosync's
 // votequorum_readconfig found that with expected_votes_tracking (or
