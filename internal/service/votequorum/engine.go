@@ -82,6 +82,7 @@ type Engine struct {
 
 	members     []uint32 // ring members of the last sync
 	prevMembers []uint32
+	lastQuorate []uint32 // ring members when this node was last quorate
 	ring        service.RingID
 
 	trackers []*tracker
@@ -408,10 +409,17 @@ func (e *Engine) recalculate(allowDecrease, byCurrentNodes bool) {
 
 // decide is corosync's are_we_quorate.
 func (e *Engine) decide(total uint32) {
+	// The tie breaker looks back at the membership a split came from.
+	// corosync uses the previous ring; after successive membership
+	// changes (a transient ring in between) that ring may already lack
+	// the other half, and the simulator found both halves quorate. We
+	// also look at the ring in which this node was last quorate, and take
+	// the stricter answer.
+	prevSize := max(len(e.prevMembers), len(e.lastQuorate))
 	in := DecideInput{
 		TotalVotes: total, Quorum: e.quorum, OwnExpected: e.us.expected,
 		WaitForAll: e.s.WaitForAll, WFAStatus: e.wfaStatus,
-		ATB: e.s.ATB, Members: len(e.members), PrevMembers: len(e.prevMembers),
+		ATB: e.s.ATB, Members: len(e.members), PrevMembers: prevSize,
 		MasterWins: e.masterWins,
 	}
 	if e.quorum <= total && !(e.s.WaitForAll && e.wfaStatus && total != e.us.expected) {
@@ -421,7 +429,8 @@ func (e *Engine) decide(total uint32) {
 	}
 	live := e.live()
 	if in.ATB != ATBNone {
-		in.ATBWins = TieBreakerWins(e.s.ATB, live, e.members, e.prevMembers, e.lowest, e.highest, e.s.ATBNodes)
+		in.ATBWins = TieBreakerWins(e.s.ATB, live, e.members, e.prevMembers, e.lowest, e.highest, e.s.ATBNodes) &&
+			(e.s.ATB != ATBList || TieBreakerWins(e.s.ATB, live, e.members, e.lastQuorate, e.lowest, e.highest, e.s.ATBNodes))
 	}
 	if e.masterWins {
 		for _, n := range e.nodes {
@@ -448,6 +457,7 @@ func (e *Engine) decide(total uint32) {
 	e.quorate = d.Quorate
 	if e.quorate {
 		e.us.flags |= FlagQuorate
+		e.lastQuorate = append(e.lastQuorate[:0], e.members...)
 	} else {
 		e.us.flags &^= FlagQuorate
 	}
@@ -462,14 +472,22 @@ func (e *Engine) decide(total uint32) {
 	}
 }
 
+// refreshLowHigh records the lowest and highest node ids of the quorate
+// membership. corosync takes them from the nodes whose NODEINFO arrived,
+// which in the middle of a sync may be part of the ring only (the
+// simulator found splits where both halves then held the tie breaker);
+// we take the ring's members, which are all on this side.
 func (e *Engine) refreshLowHigh() {
 	lo, hi := int64(e.us.id), int64(e.us.id)
 	for _, n := range e.nodes {
-		if n.state != StateMember {
-			continue
+		if n.state == StateMember {
+			lo = min(lo, int64(n.id))
+			hi = max(hi, int64(n.id))
 		}
-		lo = min(lo, int64(n.id))
-		hi = max(hi, int64(n.id))
+	}
+	for _, id := range e.members {
+		lo = min(lo, int64(id))
+		hi = max(hi, int64(id))
 	}
 	e.lowest, e.highest = lo, hi
 }

@@ -106,38 +106,33 @@ func TestFindingsFixed(t *testing.T) {
 	}
 }
 
-// TestFindingsReproduce checks that each known finding still shows up in
-// a modest sweep when not tolerated: it is real behaviour of the engine
-// (and of corosync 3.1, which it follows), not an artefact of the
-// tolerance rules.
+// TestFindingsReproduce checks that the tie breaker finding still shows
+// on seeds known to show it when it is not tolerated: auto_tie_breaker
+// decides from node-local state (the lowest or highest id of the node's
+// last quorate membership, the list checked against earlier rings), and
+// after successive partitions, crashes and restarts within a few seconds
+// two halves can each hold the tie breaker. The engine looks at both the
+// previous ring and the ring of its last quorum and takes the ring's
+// members for the lowest and highest ids, which made it about five times
+// rarer than with corosync's rules (9 of 5000 seeds instead of 9 of
+// 1000), but not impossible.
 func TestFindingsReproduce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the findings sweep is skipped with -short")
 	}
-	cases := []struct {
-		finding Finding
-		want    Invariant
-	}{
-		{FindingTieBreaker, SplitBrain},
-	}
-	for _, tc := range cases {
-		t.Run(tc.finding.String(), func(t *testing.T) {
-			t.Parallel()
-			for seed := uint64(1); seed <= 400; seed++ {
-				res, err := Run(seed, RunOptions{Tolerate: AllFindings &^ tc.finding})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if v := res.Violation; v != nil {
-					if v.Invariant != tc.want {
-						t.Fatalf("seed %d: %v; want a violation of %s", seed, v, tc.want)
-					}
-					t.Logf("seed %d: %v", seed, v)
-					return
-				}
-			}
-			t.Errorf("not seen in 400 seeds: has the engine changed?")
-		})
+	for _, seed := range []uint64{1892, 2240, 2749, 4086} {
+		res, err := Run(seed, RunOptions{Tolerate: AllFindings &^ FindingTieBreaker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := res.Violation
+		if v == nil || v.Invariant != SplitBrain {
+			t.Errorf("seed %d: %v; want the tie breaker's split brain", seed, v)
+			continue
+		}
+		if !strings.Contains(res.Profile.String(), "auto_tie_breaker=1") {
+			t.Errorf("seed %d: split brain without auto_tie_breaker: %v", seed, v)
+		}
 	}
 }
 
