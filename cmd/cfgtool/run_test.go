@@ -123,6 +123,9 @@ func TestKillNode(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	s := start(t)
 	cfgtool(t, s, "-H", "--force").check(t, 0, "Shutting down corosync\n", "")
+	for deadline := time.Now().Add(2 * time.Second); len(s.Shutdowns()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if sd := s.Shutdowns(); len(sd) != 1 {
 		t.Errorf("shutdowns %v, want one", sd)
 	}
@@ -142,6 +145,11 @@ func TestShutdownRetries(t *testing.T) {
 	// Busy twice, then accepted.
 	s.RefuseSends(2)
 	run("-H").check(t, 0, "Shutting down corosync\n", "")
+	// The shutdown is recorded when the engine's message comes back from
+	// the fake ring, which may be just after the reply.
+	for deadline := time.Now().Add(2 * time.Second); len(s.Shutdowns()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if slept != 2 || len(s.Shutdowns()) != 1 {
 		t.Errorf("slept %d times, %d shutdowns; want 2 and 1", slept, len(s.Shutdowns()))
 	}
