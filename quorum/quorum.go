@@ -2,11 +2,10 @@ package quorum
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
+	"github.com/corogo/corogo/internal/client"
 	"github.com/corogo/corogo/internal/ipc"
 	"github.com/corogo/corogo/internal/service"
 	squorum "github.com/corogo/corogo/internal/service/quorum"
@@ -98,24 +97,13 @@ type options struct {
 // default ($COROSYNCD_SOCKET, else /run/corosyncd/corosyncd.sock).
 func WithSocket(path string) Option { return func(o *options) { o.socket = path } }
 
-// eventBuffer is the capacity of the Events channel; beyond it events
-// wait in the connection's unbounded queue.
-const eventBuffer = 16
-
 // Client is a connection to the daemon's quorum service. Its methods are
 // safe for concurrent use.
 //
 // It runs one goroutine of its own, which decodes events into the Events
 // channel; Close stops it.
 type Client struct {
-	c      *ipc.Client
-	events chan Event
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
-
-	mu  sync.Mutex
-	err error // a malformed event ended the connection
+	c *client.Conn[Event]
 }
 
 // Dial connects to the daemon and opens its quorum service. ctx bounds
@@ -128,18 +116,11 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 			opt(&o)
 		}
 	}
-	ic, err := ipc.Dial(ctx, o.socket, uint16(service.Quorum))
+	c, err := client.Dial(ctx, o.socket, service.Quorum, "quorum", ErrMalformed, decodeEvent)
 	if err != nil {
-		return nil, fmt.Errorf("quorum: %w", err)
+		return nil, err
 	}
-	c := &Client{
-		c:      ic,
-		events: make(chan Event, eventBuffer),
-		quit:   make(chan struct{}),
-	}
-	c.wg.Add(1)
-	go c.forward()
-	return c, nil
+	return &Client{c: c}, nil
 }
 
 // NodeID is the local node's id.
@@ -149,27 +130,14 @@ func (c *Client) NodeID() uint32 { return c.c.NodeID() }
 // goroutines. Events not yet received are dropped and the Events channel
 // is closed. Close always returns nil.
 func (c *Client) Close() error {
-	c.once.Do(func() { close(c.quit) })
 	c.c.Close()
-	c.wg.Wait()
 	return nil
 }
 
 // Err returns why the connection ended, nil while it is up: an error
 // matching ErrDisconnected when the daemon went away, ErrClosed after
 // Close, or a malformed event from the daemon.
-func (c *Client) Err() error {
-	c.mu.Lock()
-	err := c.err
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if err := c.c.Err(); err != nil {
-		return fmt.Errorf("quorum: %w", err)
-	}
-	return nil
-}
+func (c *Client) Err() error { return c.c.Err() }
 
 // Events returns the channel of notifications requested with Track, in
 // the order the daemon sent them: *View and *NodeList values. It is
@@ -177,45 +145,28 @@ func (c *Client) Err() error {
 // received before. Events the application does not read wait in an
 // unbounded queue, so a slow reader never blocks the daemon or the
 // Client's requests.
-func (c *Client) Events() <-chan Event { return c.events }
+func (c *Client) Events() <-chan Event { return c.c.Events() }
 
-// forward is the client's goroutine: it decodes the connection's events
-// into c.events.
-func (c *Client) forward() {
-	defer c.wg.Done()
-	defer close(c.events)
-	for ev := range c.c.Events() {
-		var e Event
-		var err error
-		switch ev.Fn {
-		case squorum.EventNotify:
-			var v squorum.View
-			if v, err = squorum.DecodeView(ev.Payload); err == nil {
-				e = viewOf(v)
-			}
-		case squorum.EventNodeList:
-			var n squorum.NodeList
-			if n, err = squorum.DecodeNodeList(ev.Payload); err == nil {
-				e = &NodeList{Ring: ringOf(n.Ring), Members: ids(n.Members), Joined: ids(n.Joined), Left: ids(n.Left)}
-			}
-		default:
-			// An event kind of a later version: ignore it.
-			continue
+// decodeEvent decodes one event; false for a kind of a later version.
+func decodeEvent(ev ipc.Event) (Event, bool, error) {
+	var e Event
+	var err error
+	switch ev.Fn {
+	case squorum.EventNotify:
+		var v squorum.View
+		if v, err = squorum.DecodeView(ev.Payload); err == nil {
+			e = viewOf(v)
 		}
-		if err != nil {
-			c.mu.Lock()
-			c.err = fmt.Errorf("%w: event %d: %w", ErrMalformed, ev.Fn, err)
-			c.mu.Unlock()
-			// The connection's Close does not wait for this goroutine.
-			c.c.Close()
-			return
+	case squorum.EventNodeList:
+		var n squorum.NodeList
+		if n, err = squorum.DecodeNodeList(ev.Payload); err == nil {
+			e = &NodeList{Ring: ringOf(n.Ring), Members: ids(n.Members), Joined: ids(n.Joined), Left: ids(n.Left)}
 		}
-		select {
-		case c.events <- e:
-		case <-c.quit:
-			return
-		}
+	default:
+		// An event kind of a later version: ignore it.
+		return nil, false, nil
 	}
+	return e, true, err
 }
 
 // Quorate reports whether this node is quorate (quorum_getquorate).
@@ -280,15 +231,9 @@ func (c *Client) StopTracking(ctx context.Context) error {
 
 // call sends one request and turns its status into an error.
 func (c *Client) call(ctx context.Context, op string, fn uint16, payload []byte) ([]byte, error) {
-	st, reply, err := c.c.Call(ctx, fn, payload)
+	st, reply, err := c.c.Call(ctx, op, fn, payload)
 	if err != nil {
-		c.mu.Lock()
-		merr := c.err
-		c.mu.Unlock()
-		if merr != nil && errors.Is(err, ErrClosed) {
-			err = merr
-		}
-		return nil, fmt.Errorf("quorum: %s: %w", op, err)
+		return nil, err
 	}
 	if st != service.OK {
 		return nil, &StatusError{Op: op, Status: Status(st)}

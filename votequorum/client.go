@@ -2,20 +2,15 @@ package votequorum
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
+	"github.com/corogo/corogo/internal/client"
 	"github.com/corogo/corogo/internal/ipc"
 	"github.com/corogo/corogo/internal/service"
 	svq "github.com/corogo/corogo/internal/service/votequorum"
 )
-
-// eventBuffer is the capacity of the Events channel; beyond it events
-// wait in the connection's unbounded queue.
-const eventBuffer = 16
 
 // Client is a connection to the daemon's votequorum service. Its methods
 // are safe for concurrent use.
@@ -23,14 +18,7 @@ const eventBuffer = 16
 // It runs one goroutine of its own, which decodes events into the Events
 // channel; Close stops it.
 type Client struct {
-	c      *ipc.Client
-	events chan Event
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
-
-	mu  sync.Mutex
-	err error // a malformed event ended the connection
+	c *client.Conn[Event]
 }
 
 // Dial connects to the daemon's socket at path (when "", ipc.SocketPath:
@@ -39,18 +27,14 @@ type Client struct {
 // and the handshake. Its errors match ErrNotRunning, ErrAccess or
 // ErrNoService.
 func Dial(ctx context.Context, path string) (*Client, error) {
-	ic, err := ipc.Dial(ctx, path, uint16(service.Votequorum))
+	c, err := client.Dial(ctx, path, service.Votequorum, "votequorum", ErrMalformed, func(ev ipc.Event) (Event, bool, error) {
+		e, err := decodeEvent(ev)
+		return e, e != nil || err != nil, err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("votequorum: %w", err)
+		return nil, err
 	}
-	c := &Client{
-		c:      ic,
-		events: make(chan Event, eventBuffer),
-		quit:   make(chan struct{}),
-	}
-	c.wg.Add(1)
-	go c.forward()
-	return c, nil
+	return &Client{c: c}, nil
 }
 
 // LocalNodeID is this node's id, as the daemon announced it when the
@@ -63,27 +47,14 @@ func (c *Client) LocalNodeID() uint32 { return c.c.NodeID() }
 // received are dropped and the Events channel is closed. Close always
 // returns nil.
 func (c *Client) Close() error {
-	c.once.Do(func() { close(c.quit) })
 	c.c.Close()
-	c.wg.Wait()
 	return nil
 }
 
 // Err returns why the connection ended, nil while it is up: an error
 // matching ErrDisconnected when the daemon went away, ErrClosed after
 // Close, or ErrMalformed for an event the client could not decode.
-func (c *Client) Err() error {
-	c.mu.Lock()
-	err := c.err
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if err := c.c.Err(); err != nil {
-		return fmt.Errorf("votequorum: %w", err)
-	}
-	return nil
-}
+func (c *Client) Err() error { return c.c.Err() }
 
 // Events returns the channel of notifications requested with TrackStart,
 // in the order the daemon sent them: *QuorumNotification,
@@ -92,34 +63,7 @@ func (c *Client) Err() error {
 // received before. Events the application does not read wait in an
 // unbounded queue, so a slow reader never blocks the daemon or the
 // Client's requests.
-func (c *Client) Events() <-chan Event { return c.events }
-
-// forward is the client's goroutine: it decodes the connection's events
-// into c.events.
-func (c *Client) forward() {
-	defer c.wg.Done()
-	defer close(c.events)
-	for ev := range c.c.Events() {
-		e, err := decodeEvent(ev)
-		if err != nil {
-			c.mu.Lock()
-			c.err = fmt.Errorf("%w: event %d: %w", ErrMalformed, ev.Fn, err)
-			c.mu.Unlock()
-			// The connection's Close does not wait for this goroutine.
-			c.c.Close()
-			return
-		}
-		if e == nil {
-			// An event kind of a later version: ignore it.
-			continue
-		}
-		select {
-		case c.events <- e:
-		case <-c.quit:
-			return
-		}
-	}
-}
+func (c *Client) Events() <-chan Event { return c.c.Events() }
 
 // decodeEvent decodes one event; nil, nil for an unknown kind.
 func decodeEvent(ev ipc.Event) (Event, error) {
@@ -307,15 +251,9 @@ func checkName(op, name string) error {
 
 // call sends one request and turns its status into an error.
 func (c *Client) call(ctx context.Context, op string, fn uint16, payload []byte) ([]byte, error) {
-	st, reply, err := c.c.Call(ctx, fn, payload)
+	st, reply, err := c.c.Call(ctx, op, fn, payload)
 	if err != nil {
-		c.mu.Lock()
-		merr := c.err
-		c.mu.Unlock()
-		if merr != nil && errors.Is(err, ErrClosed) {
-			err = merr
-		}
-		return nil, fmt.Errorf("votequorum: %s: %w", op, err)
+		return nil, err
 	}
 	if st != service.OK {
 		return nil, &StatusError{Op: op, Status: Status(st)}

@@ -1,18 +1,15 @@
 package votequorumtest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/corogo/corogo/internal/ipc"
+	"github.com/corogo/corogo/internal/ipc/ipctest"
 	"github.com/corogo/corogo/internal/service"
 	"github.com/corogo/corogo/internal/service/cmap"
 	squorum "github.com/corogo/corogo/internal/service/quorum"
@@ -68,16 +65,8 @@ type Options struct {
 
 // Server is the stand-in daemon. Its methods are safe for concurrent use.
 type Server struct {
-	dir    string
-	path   string
+	srv    *ipctest.Server // the socket and the engines' goroutine
 	nodeID uint32
-	srv    *ipc.Server
-	cancel context.CancelFunc
-	served chan error
-
-	work chan func()
-	stop chan struct{}
-	done chan struct{}
 
 	// The engines' goroutine only.
 	api     *api
@@ -89,9 +78,6 @@ type Server struct {
 	mu    sync.Mutex
 	keys  []cmap.KV
 	calls []string
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // TB is the part of testing.TB Start needs.
@@ -155,21 +141,16 @@ func New(opts Options) (*Server, error) {
 		ring = votequorum.RingID{NodeID: members[0], Seq: 4}
 	}
 
-	dir, err := os.MkdirTemp("", "vqtest")
+	base, err := ipctest.New("vqtest")
 	if err != nil {
 		return nil, fmt.Errorf("votequorumtest: %w", err)
 	}
 	s := &Server{
-		dir:    dir,
-		path:   filepath.Join(dir, "corosyncd.sock"),
+		srv:    base,
 		nodeID: opts.NodeID,
-		work:   make(chan func()),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		served: make(chan error, 1),
 		keys:   cmapKeys(opts, nodes),
 	}
-	s.api = &api{node: opts.NodeID, log: opts.Logger}
+	s.api = &api{Membership: ipctest.Membership{Node: opts.NodeID, Log: opts.Logger}}
 	cm := cmap.New(s.api, cmap.Options{
 		Snapshot: func() []cmap.KV {
 			s.mu.Lock()
@@ -188,19 +169,13 @@ func New(opts Options) (*Server, error) {
 		s.quorum.SetProvider(s.vq)
 		s.engines[service.Votequorum] = s.vq
 	}
-	go s.loop()
 	s.SetMembership(ring, members)
 
-	s.srv, err = ipc.Listen(ipc.ServerOptions{Path: s.path, NodeID: opts.NodeID, Logger: opts.Logger})
+	err = s.srv.Serve(ipctest.Options{NodeID: opts.NodeID, Engines: s.engines, Logger: opts.Logger})
 	if err != nil {
-		close(s.stop)
-		<-s.done
-		os.RemoveAll(dir)
+		s.srv.Close()
 		return nil, fmt.Errorf("votequorumtest: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	go func() { s.served <- s.srv.Serve(ctx, handler{s}) }()
 	return s, nil
 }
 
@@ -230,7 +205,7 @@ func cmapKeys(opts Options, nodes []Node) []cmap.KV {
 }
 
 // Path is the server's socket path.
-func (s *Server) Path() string { return s.path }
+func (s *Server) Path() string { return s.srv.Path() }
 
 // NodeID is this node's id.
 func (s *Server) NodeID() uint32 { return s.nodeID }
@@ -238,48 +213,7 @@ func (s *Server) NodeID() uint32 { return s.nodeID }
 // Close stops the server: it closes every connection, waits for the
 // server's and the engines' goroutines and removes the socket directory.
 // It is safe to call more than once.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		s.cancel()
-		err := <-s.served
-		close(s.stop)
-		<-s.done
-		s.closeErr = errors.Join(err, os.RemoveAll(s.dir))
-	})
-	return s.closeErr
-}
-
-// loop is the engines' goroutine.
-func (s *Server) loop() {
-	defer close(s.done)
-	for {
-		select {
-		case f := <-s.work:
-			f()
-		case <-s.stop:
-			return
-		}
-	}
-}
-
-// post runs f on the engines' goroutine, without waiting; false if the
-// server has stopped.
-func (s *Server) post(f func()) bool {
-	select {
-	case s.work <- f:
-		return true
-	case <-s.stop:
-		return false
-	}
-}
-
-// do runs f on the engines' goroutine and waits for it.
-func (s *Server) do(f func()) {
-	ch := make(chan struct{})
-	if s.post(func() { f(); close(ch) }) {
-		<-ch
-	}
-}
+func (s *Server) Close() error { return s.srv.Close() }
 
 // SetMembership installs a new ring as a membership change and sync
 // would: votequorum counts the new members' votes (unknown nodes join
@@ -290,24 +224,11 @@ func (s *Server) SetMembership(ring votequorum.RingID, members []uint32) {
 	slices.Sort(members)
 	members = slices.Compact(members)
 	r := service.RingID{Rep: ring.NodeID, Seq: ring.Seq}
-	s.do(func() {
-		old := s.api.members
-		var trans []service.NodeID
-		for _, id := range members {
-			if slices.Contains(old, id) {
-				trans = append(trans, id)
-			}
-		}
-		s.api.ring, s.api.members = r, members
+	s.srv.Do(func() {
 		if s.vq != nil {
 			s.vq.setMembers(r, members)
 		}
-		s.api.syncing = true
-		s.quorum.SyncInit(trans, members, r)
-		for !s.quorum.SyncProcess() {
-		}
-		s.quorum.SyncActivate()
-		s.api.syncing = false
+		s.api.Change(r, members, s.quorum)
 		if s.vq != nil {
 			s.vq.notifyNodeList(nil)
 			s.vq.notifyQuorum(nil)
@@ -318,7 +239,7 @@ func (s *Server) SetMembership(ring votequorum.RingID, members []uint32) {
 // vqDo runs f on the fake votequorum engine, then recounts and notifies
 // as a change does. It does nothing without a provider.
 func (s *Server) vqDo(f func(e *engine)) {
-	s.do(func() {
+	s.srv.Do(func() {
 		if s.vq != nil {
 			f(s.vq)
 			s.vq.update()
@@ -365,7 +286,7 @@ func (s *Server) SetQdeviceState(nodeID uint32, f votequorum.InfoFlags) {
 // (internal/service/votequorum's Fn constants) with st and no effect;
 // service.OK serves them again.
 func (s *Server) Refuse(fn uint16, st service.Status) {
-	s.do(func() {
+	s.srv.Do(func() {
 		if s.vq == nil {
 			return
 		}
@@ -382,7 +303,7 @@ func (s *Server) Refuse(fn uint16, st service.Status) {
 func (s *Server) Info(nodeID uint32) (votequorum.Info, bool) {
 	var in votequorum.Info
 	var ok bool
-	s.do(func() {
+	s.srv.Do(func() {
 		if s.vq == nil {
 			return
 		}
@@ -397,7 +318,7 @@ func (s *Server) Info(nodeID uint32) (votequorum.Info, bool) {
 // Quorate reports the quorum service's published state.
 func (s *Server) Quorate() bool {
 	var q bool
-	s.do(func() { q = s.quorum.Quorate() })
+	s.srv.Do(func() { q = s.quorum.Quorate() })
 	return q
 }
 
@@ -422,52 +343,7 @@ func (s *Server) logCall(line string) {
 
 // api is the engines' service.API: cluster messages are dropped (the
 // engines used here send none that matter).
-type api struct {
-	node    uint32
-	log     *slog.Logger
-	ring    service.RingID
-	members []service.NodeID
-	syncing bool
-}
+type api struct{ ipctest.Membership }
 
-func (a *api) NodeID() service.NodeID                   { return a.node }
 func (a *api) Send([]byte, totem.Guarantee) error       { return nil }
 func (a *api) SendVec(totem.Guarantee, ...[]byte) error { return nil }
-func (a *api) MaxMessage() int                          { return 1 << 20 }
-func (a *api) Ring() (service.RingID, []service.NodeID) { return a.ring, slices.Clone(a.members) }
-func (a *api) Syncing() bool                            { return a.syncing }
-func (a *api) Logger() *slog.Logger                     { return a.log }
-
-// handler is the ipc.Handler: it hands everything to the engines'
-// goroutine.
-type handler struct{ s *Server }
-
-func (h handler) Open(c *ipc.Conn, svc uint16) service.Status {
-	st := service.ErrNotExist
-	h.s.do(func() {
-		if e, ok := h.s.engines[service.ID(svc)]; ok {
-			st = e.Connect(c)
-		}
-	})
-	return st
-}
-
-func (h handler) Requests(c *ipc.Conn, batch []service.Request, done func()) {
-	if !h.s.post(func() {
-		e := h.s.engines[service.ID(c.Service())]
-		for _, r := range batch {
-			e.Request(c, r)
-		}
-		done()
-	}) {
-		done()
-	}
-}
-
-func (h handler) Closed(c *ipc.Conn, err error) {
-	h.s.post(func() {
-		if e, ok := h.s.engines[service.ID(c.Service())]; ok {
-			e.Disconnect(c)
-		}
-	})
-}

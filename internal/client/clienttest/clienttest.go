@@ -1,16 +1,12 @@
 package clienttest
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
-	"github.com/corogo/corogo/internal/ipc"
+	"github.com/corogo/corogo/internal/ipc/ipctest"
 	"github.com/corogo/corogo/internal/service"
 	"github.com/corogo/corogo/internal/service/cfg"
 	"github.com/corogo/corogo/internal/service/cmap"
@@ -40,16 +36,8 @@ type Options struct {
 
 // Server is the stand-in daemon. Its methods are safe for concurrent use.
 type Server struct {
-	dir    string
-	path   string
+	srv    *ipctest.Server // the socket and the engines' goroutine
 	nodeID uint32
-	srv    *ipc.Server
-	cancel context.CancelFunc
-	served chan error
-
-	work chan func()
-	stop chan struct{}
-	done chan struct{}
 
 	// Engine state: the engines' goroutine only.
 	api     *api
@@ -67,9 +55,6 @@ type Server struct {
 	shutdowns []string
 	kills     []cfg.KillNode
 	full      int // sends refused with totem.ErrTryAgain
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New starts a Server on a socket in a new temporary directory. Close
@@ -81,24 +66,18 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	// A short directory: a socket path holds at most 107 bytes.
-	dir, err := os.MkdirTemp("", "cgtest")
+	base, err := ipctest.New("cgtest")
 	if err != nil {
 		return nil, fmt.Errorf("clienttest: %w", err)
 	}
 	s := &Server{
-		dir:    dir,
-		path:   filepath.Join(dir, "corosyncd.sock"),
+		srv:    base,
 		nodeID: opts.NodeID,
-		work:   make(chan func()),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		served: make(chan error, 1),
 		links:  slices.Clone(opts.Links),
 		keys:   slices.Clone(opts.Keys),
 		reload: opts.Reload,
 	}
-	s.api = &api{s: s, node: opts.NodeID, log: opts.Logger}
+	s.api = &api{s: s, Membership: ipctest.Membership{Node: opts.NodeID, Log: opts.Logger}}
 	s.cfg = cfg.New(s.api, cfg.Options{
 		OnShutdown: s.onShutdown,
 		OnReload:   s.onReload,
@@ -123,15 +102,16 @@ func New(opts Options) (*Server, error) {
 		service.CFG:    s.cfg,
 		service.Quorum: s.quorum,
 	}
-	s.srv, err = ipc.Listen(ipc.ServerOptions{Path: s.path, NodeID: opts.NodeID, Logger: opts.Logger})
+	err = s.srv.Serve(ipctest.Options{
+		NodeID:       opts.NodeID,
+		Engines:      s.engines,
+		AfterRequest: s.deliver,
+		Logger:       opts.Logger,
+	})
 	if err != nil {
-		os.RemoveAll(dir)
+		s.srv.Close()
 		return nil, fmt.Errorf("clienttest: %w", err)
 	}
-	go s.loop()
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	go func() { s.served <- s.srv.Serve(ctx, handler{s}) }()
 	return s, nil
 }
 
@@ -160,55 +140,14 @@ func Start(t TB, opts Options) *Server {
 }
 
 // Path is the server's socket path.
-func (s *Server) Path() string { return s.path }
+func (s *Server) Path() string { return s.srv.Path() }
 
 // NodeID is the local node's id.
 func (s *Server) NodeID() uint32 { return s.nodeID }
 
 // Close stops the server: it closes every connection, waits for the
 // server's and the engines' goroutines and removes the socket directory.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		s.cancel()
-		err := <-s.served
-		close(s.stop)
-		<-s.done
-		s.closeErr = errors.Join(err, os.RemoveAll(s.dir))
-	})
-	return s.closeErr
-}
-
-// loop is the engines' goroutine.
-func (s *Server) loop() {
-	defer close(s.done)
-	for {
-		select {
-		case f := <-s.work:
-			f()
-		case <-s.stop:
-			return
-		}
-	}
-}
-
-// post runs f on the engines' goroutine, without waiting; false if the
-// server has stopped.
-func (s *Server) post(f func()) bool {
-	select {
-	case s.work <- f:
-		return true
-	case <-s.stop:
-		return false
-	}
-}
-
-// do runs f on the engines' goroutine and waits for it.
-func (s *Server) do(f func()) {
-	ch := make(chan struct{})
-	if s.post(func() { f(); close(ch) }) {
-		<-ch
-	}
-}
+func (s *Server) Close() error { return s.srv.Close() }
 
 // SetLinks replaces the link states cfg reports.
 func (s *Server) SetLinks(ls []cfg.LinkStatus) {
@@ -268,29 +207,14 @@ func (s *Server) RefuseSends(n int) {
 func (s *Server) SetMembership(ring service.RingID, members []service.NodeID) {
 	members = slices.Clone(members)
 	slices.Sort(members)
-	s.do(func() {
-		old := s.api.members
-		var trans []service.NodeID
-		for _, id := range members {
-			if slices.Contains(old, id) {
-				trans = append(trans, id)
-			}
-		}
-		s.api.ring, s.api.members = ring, members
-		s.api.syncing = true
-		s.quorum.SyncInit(trans, members, ring)
-		for !s.quorum.SyncProcess() {
-		}
-		s.quorum.SyncActivate()
-		s.api.syncing = false
-	})
+	s.srv.Do(func() { s.api.Change(ring, members, s.quorum) })
 }
 
 // SetQuorate installs a quorum provider (the quorum type becomes
 // votequorum) and makes it decide q; tracking clients are notified of a
 // change.
 func (s *Server) SetQuorate(q bool) {
-	s.do(func() {
+	s.srv.Do(func() {
 		p, ok := s.quorum.Provider().(*provider)
 		if !ok {
 			p = &provider{}
@@ -304,7 +228,7 @@ func (s *Server) SetQuorate(q bool) {
 // RemoveProvider removes the quorum provider: the node is quorate and the
 // type is none again.
 func (s *Server) RemoveProvider() {
-	s.do(func() { s.quorum.SetProvider(nil) })
+	s.srv.Do(func() { s.quorum.SetProvider(nil) })
 }
 
 func (s *Server) onShutdown(reason string) {
@@ -333,16 +257,10 @@ func (p *provider) Name() string  { return "corosync_votequorum" }
 // api is the engines' service.API: a ring of this node alone. Its fields
 // belong to the engines' goroutine.
 type api struct {
-	s       *Server
-	node    uint32
-	log     *slog.Logger
-	ring    service.RingID
-	members []service.NodeID
-	syncing bool
-	queue   [][]byte
+	ipctest.Membership
+	s     *Server
+	queue [][]byte
 }
-
-func (a *api) NodeID() service.NodeID { return a.node }
 
 func (a *api) Send(msg []byte, g totem.Guarantee) error {
 	h, err := service.ParseHeader(msg, false)
@@ -373,11 +291,6 @@ func (a *api) SendVec(g totem.Guarantee, parts ...[]byte) error {
 	return a.Send(slices.Concat(parts...), g)
 }
 
-func (a *api) MaxMessage() int                          { return 1 << 20 }
-func (a *api) Ring() (service.RingID, []service.NodeID) { return a.ring, slices.Clone(a.members) }
-func (a *api) Syncing() bool                            { return a.syncing }
-func (a *api) Logger() *slog.Logger                     { return a.log }
-
 // deliver hands the messages sent so far to their engines' Exec, in
 // order, as the ring would deliver them.
 func (s *Server) deliver() {
@@ -392,39 +305,4 @@ func (s *Server) deliver() {
 			e.Exec(service.Exec{From: s.nodeID, Fn: h.Fn, Data: msg, Guarantee: totem.Safe})
 		}
 	}
-}
-
-// handler is the ipc.Handler: it hands everything to the engines'
-// goroutine.
-type handler struct{ s *Server }
-
-func (h handler) Open(c *ipc.Conn, svc uint16) service.Status {
-	st := service.ErrNotExist
-	h.s.do(func() {
-		if e, ok := h.s.engines[service.ID(svc)]; ok {
-			st = e.Connect(c)
-		}
-	})
-	return st
-}
-
-func (h handler) Requests(c *ipc.Conn, batch []service.Request, done func()) {
-	if !h.s.post(func() {
-		e := h.s.engines[service.ID(c.Service())]
-		for _, r := range batch {
-			e.Request(c, r)
-			h.s.deliver()
-		}
-		done()
-	}) {
-		done()
-	}
-}
-
-func (h handler) Closed(c *ipc.Conn, err error) {
-	h.s.post(func() {
-		if e, ok := h.s.engines[service.ID(c.Service())]; ok {
-			e.Disconnect(c)
-		}
-	})
 }

@@ -262,6 +262,19 @@ func (cl *Cluster) Up(groups ...Group) error {
 // Down kills the nodes: their processes vanish without a word (corosync-
 // vqsim's "down", a crash).
 func (cl *Cluster) Down(ids ...uint32) error {
+	return cl.eachUp(ids, func(id uint32, n *node) error {
+		cl.note("kill %d", id)
+		if err := cl.c.Crash(n.tid); err != nil {
+			return fmt.Errorf("node %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// eachUp runs f for each of the nodes ids, which must be up, then
+// settles the cluster. It returns the errors of the nodes unknown or
+// down, f's and the settling's.
+func (cl *Cluster) eachUp(ids []uint32, f func(id uint32, n *node) error) error {
 	var errs []error
 	for _, id := range ids {
 		n, err := cl.node(id)
@@ -272,9 +285,8 @@ func (cl *Cluster) Down(ids ...uint32) error {
 			errs = append(errs, err)
 			continue
 		}
-		cl.note("kill %d", id)
-		if err := cl.c.Crash(n.tid); err != nil {
-			errs = append(errs, fmt.Errorf("node %d: %w", id, err))
+		if err := f(id, n); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(append(errs, cl.settle())...)
@@ -284,16 +296,8 @@ func (cl *Cluster) Down(ids ...uint32) error {
 // exit (with allow_downscale, a NODEINFO with LEAVING, which the ring
 // delivers before the node goes), then totem's leave.
 func (cl *Cluster) Leave(ids ...uint32) error {
-	var errs []error
-	for _, id := range ids {
-		n, err := cl.node(id)
-		if err == nil && !n.up() {
-			err = fmt.Errorf("node %d: %w", id, ErrNodeDown)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	return cl.eachUp(ids, func(id uint32, n *node) error {
+		var errs []error
 		cl.note("leave %d", id)
 		if n.settings.AllowDownscale {
 			for _, o := range cl.nodes {
@@ -318,13 +322,13 @@ func (cl *Cluster) Leave(ids ...uint32) error {
 			}
 		}
 		if !n.up() {
-			continue
+			return errors.Join(errs...)
 		}
 		if err := cl.c.Leave(n.tid); err != nil {
 			errs = append(errs, fmt.Errorf("node %d: %w", id, err))
 		}
-	}
-	return errors.Join(append(errs, cl.settle())...)
+		return errors.Join(errs...)
+	})
 }
 
 // Move puts nodes in other partitions (corosync-vqsim's "split" and

@@ -184,21 +184,7 @@ func (d *device) poll(now int64) {
 // then polls as its mode says. A restarted node has no device until
 // Qdevice is called again. With auto sync, the cluster then settles.
 func (cl *Cluster) Qdevice(mode DeviceMode, ids ...uint32) error {
-	var errs []error
-	for _, id := range ids {
-		n, err := cl.node(id)
-		if err == nil && !n.up() {
-			err = fmt.Errorf("node %d: %w", id, ErrNodeDown)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := n.qdevice(mode); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(append(errs, cl.settle())...)
+	return cl.eachUp(ids, func(_ uint32, n *node) error { return n.qdevice(mode) })
 }
 
 func (n *node) qdevice(mode DeviceMode) error {
