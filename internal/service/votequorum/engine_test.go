@@ -404,3 +404,29 @@ func TestCaptureNodeInfo(t *testing.T) {
 		t.Errorf("capture: %d device NODEINFOs, %d with FIRST; want some of each", zero, first)
 	}
 }
+
+// TestReload: a configuration reload (corosync-cfgtool -R) that changes
+// this node's votes and expected votes sends its NODEINFO and RECONFIGURE
+// messages, and every node applies them.
+func TestReload(t *testing.T) {
+	tn := cluster(t, settings(3), 1, 2, 3)
+	s := settings(3)
+	s.Votes, s.Expected, s.NodelistExpected = 2, 5, 5
+	tn.nodes[1].e.Reload(s)
+	tn.deliver()
+	wantShow(t, tn, "1:q=1 v=2 e=5 h=5 t=4 Q=3\n2:q=1 v=1 e=5 h=5 t=4 Q=3\n3:q=1 v=1 e=5 h=5 t=4 Q=3\n")
+	// two_node at run time: three nodes present, so it does not apply.
+	s2 := settings(3)
+	s2.TwoNode = true
+	tn.nodes[2].e.Reload(s2)
+	tn.deliver()
+	if in, _ := tn.nodes[2].e.Info(0); in.Flags&InfoTwoNode == 0 || in.Quorum != 3 {
+		t.Fatalf("two_node reload: %+v", in)
+	}
+	// wait_for_all is not set again by a reload: the cluster stays quorate.
+	s3 := settings(3)
+	s3.WaitForAll = true
+	tn.nodes[3].e.Reload(s3)
+	tn.deliver()
+	wantQuorate(t, tn, 1, 2, 3)
+}
