@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corogo/corogo/internal/client/cfgclient"
 	"github.com/corogo/corogo/internal/netns"
 	"github.com/corogo/corogo/votequorum"
 )
@@ -198,4 +199,49 @@ func TestNetnsMajorityPartitions(t *testing.T) {
 		}
 		q.waitState("healed", all, "QQQQQ/5,5,5,5,5", 20*time.Second)
 	}
+}
+
+// TestNetnsQuorumReload: quorum.expected_votes changed in every node's
+// corosync.conf and applied with a reload (corosync-cfgtool -R) takes
+// effect on every node: expected votes 5, quorum 3, so the loss of one
+// node of three now costs quorum.
+func TestNetnsQuorumReload(t *testing.T) {
+	q := newQCluster(t, 3, "")
+	all := []int{1, 2, 3}
+	q.startAll()
+	q.waitState("formation", all, "QQQ/3,3,3", 20*time.Second)
+	for i, h := range q.c.Hosts() {
+		tc := testConf{cluster: "quorumtest", token: 300, coef: 0, stateDir: h.State, votequorum: true, quorum: "\texpected_votes: 5\n"}
+		if err := os.WriteFile(q.conf[i], []byte(tc.text(q.c.Hosts())), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cfgclient.Dial(ctx, q.socket(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Reload(ctx); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, i := range all {
+		for {
+			in, err := q.info(i)
+			if err == nil && in.ExpectedVotes == 5 && in.Quorum == 3 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("host %d after the reload: %+v %v; want expected votes 5, quorum 3", i, in, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	q.waitState("reloaded", all, "QQQ/3,3,3", 5*time.Second)
+	if err := q.c.Kill(3); err != nil {
+		t.Fatal(err)
+	}
+	q.waitState("node 3 killed", all, "--x/2,2,x", 20*time.Second)
 }
