@@ -119,6 +119,12 @@ type mxVQ struct {
 }
 
 func newMixedVQ(t *testing.T, cluster, quorum string) *mxVQ {
+	return newMixedVQNodes(t, cluster, quorum, nil)
+}
+
+// newMixedVQNodes is newMixedVQ with only the given hosts in the
+// nodelist (nil: all three).
+func newMixedVQNodes(t *testing.T, cluster, quorum string, nodes []int) *mxVQ {
 	t.Helper()
 	if err := netns.Available(); err != nil {
 		t.Skipf("skipping mixed-ring votequorum test: %v", err)
@@ -135,11 +141,18 @@ func newMixedVQ(t *testing.T, cluster, quorum string) *mxVQ {
 	m := &mxCluster{t: t, corosync: cs, daemon: nsBuild(t)}
 	m.c = netns.NewWith(t, netns.Options{Hosts: 3})
 	hosts := m.c.Hosts()
+	listed := hosts
+	if nodes != nil {
+		listed = nil
+		for _, i := range nodes {
+			listed = append(listed, hosts[i-1])
+		}
+	}
 	for _, h := range hosts {
 		conf := filepath.Join(h.Dir, "corosync.conf")
 		logf := filepath.Join(h.Dir, "corosync.log")
 		tc := testConf{cluster: cluster, token: 1000, coef: 0, logfile: logf, stateDir: h.State, votequorum: true, quorum: quorum}
-		if err := os.WriteFile(conf, []byte(tc.text(hosts)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(tc.text(listed)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		m.conf = append(m.conf, conf)
@@ -304,4 +317,81 @@ func TestNetnsMixedRingLastManStanding(t *testing.T) {
 	m.start(2)
 	m.waitRing("restart of hosts 1 and 2", marks, all, all)
 	m.agree("restarted", all, "3", "3", 0)
+}
+
+// TestNetnsMixedRingTwoNode: a two-node cluster with two_node, host 1
+// running the real corosync and host 3 corosyncd. Together both tools
+// print "2Node Quorate WaitForAll" with quorum 1; after the real node's
+// death ours stays quorate alone; a node restarted alone (cut off from
+// the other) waits for all, and the real node and ours, each in that
+// situation, print the same status (not quorate, exit 2); healed, they
+// agree again.
+func TestNetnsMixedRingTwoNode(t *testing.T) {
+	m := newMixedVQNodes(t, "mixed2n", "\ttwo_node: 1\n", []int{1, 3})
+	both := []int{1, 3}
+	marks := m.marks()
+	for _, i := range both {
+		m.start(i)
+	}
+	m.waitRing("formation", marks, both, both)
+	s := m.agree("formation", both, "2", "2", 0)
+	if s.fields["Flags"] != "2Node Quorate WaitForAll" || s.fields["Quorum"] != "1" {
+		t.Errorf("formation: %s", s.summary())
+	}
+
+	// The real node dies: ours stays quorate alone.
+	marks = m.marks()
+	if err := m.c.Kill(1); err != nil {
+		t.Fatal(err)
+	}
+	m.waitRing("kill of host 1", marks, []int{3}, []int{3})
+	s = m.agree("host 1 killed", []int{3}, "1", "2", 0)
+	if s.fields["Flags"] != "2Node Quorate WaitForAll" {
+		t.Errorf("alone after the kill: %s", s.summary())
+	}
+
+	// The real node restarts cut off from ours: it waits for all.
+	if err := m.c.Partition([]int{1}, []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	marks = m.marks()
+	m.start(1)
+	m.waitRing("host 1 restarted alone", marks, []int{1}, []int{1})
+	realAlone := m.agree("host 1 restarted alone", []int{1}, "1", "2", 2)
+	m.agree("host 3 meanwhile", []int{3}, "1", "2", 0)
+
+	// Heal: one ring, both quorate.
+	marks = m.marks()
+	if err := m.c.Partition(); err != nil {
+		t.Fatal(err)
+	}
+	m.waitRing("healed", marks, both, both)
+	m.agree("healed", both, "2", "2", 0)
+
+	// Now ours restarts cut off from the real node: the same status as
+	// the real node printed in that situation.
+	if err := m.c.Kill(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.c.Partition([]int{1}, []int{3}); err != nil {
+		t.Fatal(err)
+	}
+	marks = m.marks()
+	m.start(3)
+	m.waitRing("host 3 restarted alone", marks, []int{3}, []int{3})
+	oursAlone := m.agree("host 3 restarted alone", []int{3}, "1", "2", 2)
+	for _, k := range []string{"Quorum provider", "Nodes", "Quorate", "Expected votes", "Highest expected", "Total votes", "Quorum", "Flags"} {
+		if realAlone.fields[k] != oursAlone.fields[k] {
+			t.Errorf("restarted alone, %s: real corosync %q, ours %q", k, realAlone.fields[k], oursAlone.fields[k])
+		}
+	}
+	if oursAlone.fields["Flags"] != "2Node WaitForAll" {
+		t.Errorf("restarted alone: %s", oursAlone.summary())
+	}
+	marks = m.marks()
+	if err := m.c.Partition(); err != nil {
+		t.Fatal(err)
+	}
+	m.waitRing("healed again", marks, both, both)
+	m.agree("healed again", both, "2", "2", 0)
 }
