@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -394,4 +395,94 @@ func TestNetnsMixedRingTwoNode(t *testing.T) {
 	}
 	m.waitRing("healed again", marks, both, both)
 	m.agree("healed again", both, "2", "2", 0)
+}
+
+// TestNetnsMixedRingQdevice: the mixed ring with a quorum device
+// configured everywhere (model ping, votes 2 by default, expected votes
+// 5) but running only beside our node. Real corosync reads our node's
+// device flags from its NODEINFO: its corosync-quorumtool -s -p shows our
+// node's device alive and voting (A,V,NMW) and its own as not registered
+// (NR); our quorumtool shows the same column, and each side counts the
+// device's votes only where its own device casts them (ours: 5 of 5, the
+// real nodes: 3 of 5), as corosync does; the real tool names the device
+// ("Ping (votes 2)") from our QDEVICE_REG and node-0 NODEINFO.
+func TestNetnsMixedRingQdevice(t *testing.T) {
+	m := newMixedVQ(t, "mixedqd", "")
+	up := m.c.Host(1).Addr
+	quorum := fmt.Sprintf("\tdevice {\n\t\tmodel: ping\n\t\ttimeout: 2000\n\t\tsync_timeout: 4000\n"+
+		"\t\theuristics {\n\t\t\tmode: on\n\t\t\tinterval: 500\n\t\t\ttimeout: 400\n\t\t\tsync_timeout: 1000\n\t\t}\n"+
+		"\t\tping {\n\t\t\thosts: %s\n\t\t}\n\t}\n", up)
+	hosts := m.c.Hosts()
+	for i, h := range hosts {
+		tc := testConf{cluster: "mixedqd", token: 1000, coef: 0, logfile: m.logs[i], stateDir: h.State, votequorum: true, quorum: quorum}
+		if err := os.WriteFile(m.conf[i], []byte(tc.text(hosts)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := []int{1, 2, 3}
+	marks := m.marks()
+	for _, i := range all {
+		m.start(i)
+	}
+	m.waitRing("formation", marks, all, all)
+	m.agree("formation, no device yet", all, "3", "5", 0)
+
+	qdev := buildTool(t, "github.com/corogo/corogo/cmd/qdevice")
+	h := m.c.Host(3)
+	logf, err := os.Create(filepath.Join(h.Dir, "qdevice.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command("ip", "netns", "exec", h.NS, qdev, "-f", "-d", "-c", m.conf[2],
+		"-S", filepath.Join(h.Dir, "corosyncd.sock"), "-p", filepath.Join(h.Dir, "qdevice-status.sock"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+
+	deadline := time.Now().Add(mxWait)
+	for {
+		ours := m.status(3)
+		real := runQuorumtool(t, m.c, 1, nil, m.realTool, "-s", "-p")
+		ok := ours.fields["Total votes"] == "5" && real.fields["Total votes"] == "3"
+		for _, s := range []qtStatus{ours, real} {
+			ok = ok && s.fields["Expected votes"] == "5" && s.fields["Quorum"] == "3" && s.code == 0 &&
+				qdevCol(s.out, "1") == "NR" && qdevCol(s.out, "2") == "NR" && qdevCol(s.out, "3") == "A,V,NMW"
+		}
+		if ok {
+			t.Logf("ours -s:\n%s", ours.out)
+			t.Logf("real corosync-quorumtool -s -p on host 1:\n%s", real.out)
+			if ours.fields["Flags"] != "Quorate Qdevice" || real.fields["Flags"] != "Quorate" {
+				t.Errorf("flags: ours %q, real %q", ours.fields["Flags"], real.fields["Flags"])
+			}
+			// Real corosync learnt the device's name from our QDEVICE_REG
+			// and its votes from our NODEINFO for node 0.
+			if !strings.Contains(real.out, " Ping (votes 2)\n") || !strings.Contains(ours.out, "          2            Ping\n") {
+				t.Errorf("device lines differ from corosync's rules")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("device not seen alike:\nours:\n%s\nreal:\n%s", ours.out, real.out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// qdevCol returns the Qdevice column of node id's line in a quorumtool
+// membership table ("" when there is none).
+func qdevCol(out, id string) string {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 4 && f[0] == id && (f[2] == "NR" || strings.Contains(f[2], ",")) {
+			return f[2]
+		}
+	}
+	return ""
 }
