@@ -130,14 +130,16 @@ func (c *Client) GetInfo(ctx context.Context, nodeID uint32) (Info, error) {
 
 // SetExpected changes the expected votes of every node
 // (votequorum_setexpected). A value that would make the cluster lose
-// quorum at once, or 0, fails with an error matching ErrInvalidArg.
+// quorum at once fails with an error matching ErrInvalidArg; 0 changes
+// nothing, as in corosync.
 func (c *Client) SetExpected(ctx context.Context, expected uint32) error {
 	_, err := c.call(ctx, "set expected", svq.FnSetExpected, svq.AppendSetExpected(nil, expected))
 	return err
 }
 
 // SetVotes changes a node's votes on every node (votequorum_setvotes);
-// nodeID 0 means this node. An unknown node fails with an error matching
+// nodeID 0 is the quorum device, as in corosync (corosync-quorumtool
+// passes this node's id). An unknown node fails with an error matching
 // ErrNotExist, a value that would make the cluster lose quorum with
 // ErrInvalidArg.
 func (c *Client) SetVotes(ctx context.Context, nodeID, votes uint32) error {

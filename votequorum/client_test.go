@@ -133,9 +133,11 @@ func TestGetInfo(t *testing.T) {
 	s.SetMembership(votequorum.RingID{NodeID: 1, Seq: 8}, []uint32{1, 2})
 	c := dial(t, s)
 
+	// Node 2's two votes disable last man standing, as corosync does
+	// ("supported only when all cluster nodes votes are set to 1").
 	want := votequorum.Info{
 		NodeID: 2, State: votequorum.Member, Votes: 2, ExpectedVotes: 4, HighestExpected: 4,
-		TotalVotes: 3, Quorum: 3, Flags: votequorum.Quorate | votequorum.WaitForAll | votequorum.LastManStanding,
+		TotalVotes: 3, Quorum: 3, Flags: votequorum.Quorate | votequorum.WaitForAll,
 	}
 	for _, id := range []uint32{0, 2} {
 		in, err := c.GetInfo(ctx(t), id)
@@ -169,12 +171,18 @@ func TestSetExpected(t *testing.T) {
 	if err != nil || in.ExpectedVotes != 5 || in.Quorum != 3 || in.Flags&votequorum.Quorate == 0 {
 		t.Errorf("after SetExpected(5): %+v, %v", in, err)
 	}
-	for _, v := range []uint32{0, 6} {
-		if err := c.SetExpected(ctx(t), v); !errors.Is(err, votequorum.ErrInvalidArg) {
-			t.Errorf("SetExpected(%d): %v, want ErrInvalidArg", v, err)
-		}
+	if err := c.SetExpected(ctx(t), 6); !errors.Is(err, votequorum.ErrInvalidArg) {
+		t.Errorf("SetExpected(6): %v, want ErrInvalidArg", err)
 	}
-	want := []string{"setexpected 5", "setexpected 0", "setexpected 6"}
+	// corosync checks 0 as "no new value": the quorum stays, so it passes
+	// and changes nothing (corosync-quorumtool refuses 0 itself).
+	if err := c.SetExpected(ctx(t), 0); err != nil {
+		t.Errorf("SetExpected(0): %v", err)
+	}
+	if in, err := c.GetInfo(ctx(t), 0); err != nil || in.ExpectedVotes != 5 || in.Quorum != 3 {
+		t.Errorf("after SetExpected(0): %+v, %v", in, err)
+	}
+	want := []string{"setexpected 5", "setexpected 6", "setexpected 0"}
 	if got := s.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls %q, want %q", got, want)
 	}
@@ -183,7 +191,7 @@ func TestSetExpected(t *testing.T) {
 func TestSetVotes(t *testing.T) {
 	s := threeNodes(t)
 	c := dial(t, s)
-	if err := c.SetVotes(ctx(t), 0, 2); err != nil {
+	if err := c.SetVotes(ctx(t), 1, 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetVotes(ctx(t), 3, 0); err != nil {
@@ -198,7 +206,7 @@ func TestSetVotes(t *testing.T) {
 	if err := c.SetVotes(ctx(t), 1, 0); !errors.Is(err, votequorum.ErrInvalidArg) {
 		t.Errorf("SetVotes breaking quorum: %v, want ErrInvalidArg", err)
 	}
-	want := []string{"setvotes 0 2", "setvotes 3 0", "setvotes 7 1", "setvotes 1 0"}
+	want := []string{"setvotes 1 2", "setvotes 3 0", "setvotes 7 1", "setvotes 1 0"}
 	if got := s.Calls(); !slices.Equal(got, want) {
 		t.Errorf("calls %q, want %q", got, want)
 	}
@@ -241,11 +249,16 @@ func TestTrackChanges(t *testing.T) {
 		"expected ctx=0x5 votes=1",
 		"quorum ctx=0x5 quorate=true nodes=[1:Member 2:Dead 3:Dead]")
 
+	// As corosync, a second TrackStart sends the current state with its
+	// context before it is refused.
 	err := c.TrackStart(ctx(t), votequorum.TrackChanges, 6)
 	var se *votequorum.StatusError
 	if !errors.Is(err, votequorum.ErrExist) || !errors.As(err, &se) || se.Op != "track start" {
 		t.Errorf("second TrackStart: %v, want a StatusError matching ErrExist", err)
 	}
+	expect(t, c,
+		"nodelist ctx=0x6 ring=1.8 members=[1]",
+		"quorum ctx=0x6 quorate=true nodes=[1:Member 2:Dead 3:Dead]")
 	if err := c.TrackStop(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -264,15 +277,32 @@ func TestTrackChangesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectNone(t, c)
+	// Node 2's votes raise the total above the expected votes, which
+	// follow; the quorate state does not change, so no quorum
+	// notification.
 	s.SetVotes(2, 3)
-	expect(t, c, "quorum ctx=0x0 quorate=true nodes=[1:Member 2:Member 3:Member]")
+	expect(t, c, "expected ctx=0x0 votes=5")
+	expectNone(t, c)
+	if in, _ := s.Info(2); in.Votes != 3 {
+		t.Errorf("node 2 after SetVotes: %+v", in)
+	}
 	if err := c.TrackStart(ctx(t), votequorum.TrackFlags(8), 0); !errors.Is(err, votequorum.ErrInvalidArg) {
 		t.Errorf("TrackStart with unknown flags: %v, want ErrInvalidArg", err)
 	}
 }
 
+// qdeviceNodes are threeNodes with a quorum device of one vote configured:
+// expected votes 4.
+func qdeviceNodes(t *testing.T) *votequorumtest.Server {
+	return votequorumtest.Start(t, votequorumtest.Options{
+		NodeID:       1,
+		Nodes:        []votequorumtest.Node{{ID: 1}, {ID: 2}, {ID: 3}},
+		QdeviceVotes: 1,
+	})
+}
+
 func TestQdevice(t *testing.T) {
-	s := threeNodes(t)
+	s := qdeviceNodes(t)
 	c := dial(t, s)
 	ring := votequorum.RingID{NodeID: 1, Seq: 4}
 
@@ -345,19 +375,21 @@ func TestQdevice(t *testing.T) {
 }
 
 func TestQdeviceInQuorumNotification(t *testing.T) {
-	s := threeNodes(t)
+	s := qdeviceNodes(t)
 	c := dial(t, s)
 	if err := c.TrackStart(ctx(t), votequorum.TrackChangesOnly, 1); err != nil {
 		t.Fatal(err)
 	}
+	// Registering changes no quorum: no notification until the next one,
+	// which lists the device (node 0) after the nodes.
 	if err := c.QdeviceRegister(ctx(t), "dev"); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, c, "quorum ctx=0x1 quorate=true nodes=[1:Member 2:Member 3:Member 0:Dead]")
-	if err := c.QdevicePoll(ctx(t), "dev", false, votequorum.RingID{NodeID: 1, Seq: 4}); err != nil {
-		t.Fatal(err)
-	}
-	expect(t, c, "quorum ctx=0x1 quorate=true nodes=[1:Member 2:Member 3:Member 0:Member]")
+	expectNone(t, c)
+	s.SetMembership(votequorum.RingID{NodeID: 1, Seq: 8}, []uint32{1, 2, 3})
+	expect(t, c,
+		"nodelist ctx=0x1 ring=1.8 members=[1 2 3]",
+		"quorum ctx=0x1 quorate=true nodes=[1:Member 2:Member 3:Member 0:Member]")
 }
 
 func TestQdeviceDenied(t *testing.T) {
@@ -398,13 +430,24 @@ func TestQdeviceNames(t *testing.T) {
 }
 
 func TestCancelWaitForAll(t *testing.T) {
-	s := votequorumtest.Start(t, votequorumtest.Options{Flags: votequorum.WaitForAll | votequorum.TwoNode})
+	// Node 1 of two, alone: it waits for all.
+	s := votequorumtest.Start(t, votequorumtest.Options{
+		NodeID:  1,
+		Nodes:   []votequorumtest.Node{{ID: 1}, {ID: 2}},
+		Members: []uint32{1},
+		Flags:   votequorum.WaitForAll | votequorum.TwoNode,
+	})
 	c := dial(t, s)
+	in, _ := c.GetInfo(ctx(t), 0)
+	if in.Flags != votequorum.TwoNode|votequorum.WaitForAll {
+		t.Errorf("flags before CancelWaitForAll: %v", in.Flags)
+	}
 	if err := c.CancelWaitForAll(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
-	in, _ := c.GetInfo(ctx(t), 0)
-	if in.Flags != votequorum.TwoNode|votequorum.Quorate {
+	// The wait ends; the option stays (the flag is the option's).
+	in, _ = c.GetInfo(ctx(t), 0)
+	if in.Flags != votequorum.TwoNode|votequorum.Quorate|votequorum.WaitForAll {
 		t.Errorf("flags after CancelWaitForAll: %v", in.Flags)
 	}
 }

@@ -68,6 +68,8 @@ func Example_qdevice() {
 	d, err := votequorumtest.New(votequorumtest.Options{
 		NodeID: 1,
 		Nodes:  []votequorumtest.Node{{ID: 1}, {ID: 2}},
+		// quorum.device with one vote: expected votes 3.
+		QdeviceVotes: 1,
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -140,6 +140,7 @@ func qdeviceCluster(t *testing.T, flags1, flags2 votequorum.InfoFlags) *votequor
 		Nodes:         []votequorumtest.Node{{ID: 1, Name: "node1"}, {ID: 2, Name: "node2"}},
 		Ring:          votequorum.RingID{NodeID: 1, Seq: 0x10},
 		ExpectedVotes: 3,
+		QdeviceVotes:  1,
 	})
 	s.RegisterQdevice("Qdevice")
 	s.SetQdeviceState(1, flags1)
@@ -269,7 +270,7 @@ func TestSetVotes(t *testing.T) {
 	quorumtool(t, s, "-v", "2").check(t, 0, "", "")
 	quorumtool(t, s, "-v", "0", "-n", "3").check(t, 0, "", "")
 	quorumtool(t, s, "-n", "2", "-v", " +1").check(t, 0, "", "")
-	quorumtool(t, s, "-v", "1", "-n", "9").check(t, 1, "", "Unable to set votes 1 for nodeid: 9: CS_ERR_NOT_EXIST\n")
+	quorumtool(t, s, "-v", "1", "-n", "9").check(t, 1, "", "Unable to set votes 1 for nodeid: 9: CS_ERR_NAME_NOT_FOUND\n")
 	quorumtool(t, s, "-v", "0").check(t, 1, "", "Unable to set votes 0 for nodeid: 1: CS_ERR_INVALID_PARAM\n")
 	for _, bad := range []string{"-1", "x", "2147483648"} {
 		quorumtool(t, s, "-v", bad).check(t, 1, "", "New votes value was not valid, try a positive number or zero\n")

@@ -102,6 +102,8 @@ func CSName(st service.Status) string {
 		return "CS_ERR_ACCESS"
 	case service.ErrNotExist:
 		return "CS_ERR_NOT_EXIST"
+	case service.ErrNameNotFound:
+		return "CS_ERR_NAME_NOT_FOUND"
 	case service.ErrNameTooLon:
 		return "CS_ERR_NAME_TOO_LONG"
 	case service.ErrExist:

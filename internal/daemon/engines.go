@@ -68,7 +68,14 @@ func (d *Daemon) registerEngines() error {
 		}
 		d.eng.vq, err = votequorum.New(h.API("VOTEQ"), votequorum.Options{
 			Settings: s, EVStore: store,
-			OnQuorum: func(q bool, ring service.RingID, members []uint32) { d.eng.quorum.Set(q, ring, members) },
+			OnQuorum: func(q bool, ring service.RingID, members []uint32) {
+				// votequorum may decide while it is being built (a
+				// one-node cluster), before the quorum service exists;
+				// the first sync publishes its decision then.
+				if d.eng.quorum != nil {
+					d.eng.quorum.Set(q, ring, members)
+				}
+			},
 		})
 		if err != nil {
 			return err

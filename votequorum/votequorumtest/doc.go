@@ -1,20 +1,17 @@
 // Package votequorumtest runs a stand-in corosyncd for tests of
 // votequorum clients and of tools such as quorumtool: an in-process IPC
-// server offering the votequorum service (a fake engine of this package),
-// the quorum service and the cmap service (the daemon's real engines),
-// all on one socket, as the daemon offers them.
+// server offering the votequorum, quorum and cmap services (the daemon's
+// real engines), all on one socket, as the daemon offers them.
 //
-// The fake votequorum engine speaks the client protocol of
-// internal/service/votequorum/proto.go with the semantics that file
-// documents (tracking, notifications, set expected and set votes with
-// their refusals, the quorum device calls with ErrAccess, ErrExist,
-// ErrInvalidArg, ErrNotExist and ErrMessage), but counts votes with a
-// simplified arithmetic: total votes are the members' votes plus the
-// quorum device's when this node's device casts its vote; quorum is
-// half the highest of expected and total votes, plus one, or 1 with
-// two_node; the node is quorate when the total reaches the quorum. It is
-// also the quorum service's provider, so the quorum view follows its
-// decisions.
+// The votequorum service is the daemon's engine
+// (internal/service/votequorum), on a simulated ring: every message it
+// sends comes back to it in order, and the other nodes of the cluster
+// are simulated by the messages the Server sends in their name (NODEINFO
+// at each membership change and when their device's state changes,
+// RECONFIGURE for changes made elsewhere, QDEVICE_REG for a device).
+// Everything votequorum decides is corosync's arithmetic. Its decisions
+// reach the quorum service as in the daemon, so the quorum view follows
+// them. Its clock stands still unless Server.Advance moves it.
 //
 // Tests shape the cluster with the Server's methods: the ring and its
 // members, votes, expected votes, option flags, the quorum device and
@@ -28,6 +25,5 @@
 // not offered.
 //
 // Everything the engines do happens on one goroutine, as in the daemon.
-// There is no Totem and no exec message: the whole cluster is simulated
-// by this one node's state.
+// There is no Totem: the ring is a queue on that goroutine.
 package votequorumtest
