@@ -220,6 +220,31 @@ func (m *mxVQ) agree(what string, hosts []int, total, expected string, code int)
 	}
 }
 
+// startAgree starts the hosts of start, waits until the hosts of ring
+// form one ring of exactly them, and until their quorum tools agree
+// (agree's arguments).
+func (m *mxVQ) startAgree(what string, start, ring []int, total, expected string, code int) qtStatus {
+	m.t.Helper()
+	marks := m.marks()
+	for _, i := range start {
+		m.start(i)
+	}
+	m.waitRing(what, marks, ring, ring)
+	return m.agree(what, ring, total, expected, code)
+}
+
+// killAgree kills host i with SIGKILL, waits until the hosts of rest form
+// one ring of exactly them, and until their quorum tools agree.
+func (m *mxVQ) killAgree(what string, i int, rest []int, total, expected string, code int) qtStatus {
+	m.t.Helper()
+	marks := m.marks()
+	if err := m.c.Kill(i); err != nil {
+		m.t.Fatal(err)
+	}
+	m.waitRing(what, marks, rest, rest)
+	return m.agree(what, rest, total, expected, code)
+}
+
 // TestNetnsMixedRingVotequorum: hosts 1 and 2 run the real corosync 3.1
 // with votequorum, host 3 runs corosyncd; they count each other's votes.
 // The real corosync-quorumtool -s on hosts 1 and 2 and our quorumtool -s
@@ -232,44 +257,22 @@ func (m *mxVQ) agree(what string, hosts []int, total, expected string, code int)
 func TestNetnsMixedRingVotequorum(t *testing.T) {
 	m := newMixedVQ(t, "mixedvq", "")
 	all := []int{1, 2, 3}
-	marks := m.marks()
-	for _, i := range all {
-		m.start(i)
-	}
-	m.waitRing("formation", marks, all, all)
-	s := m.agree("formation", all, "3", "3", 0)
+	s := m.startAgree("formation", all, all, "3", "3", 0)
 	if s.fields["Quorum"] != "2" || s.fields["Flags"] != "Quorate" || len(s.votes) != 3 {
 		t.Errorf("formation: %s", s.summary())
 	}
-
 	// A real node dies: 2 of 3 stay quorate.
-	marks = m.marks()
-	if err := m.c.Kill(2); err != nil {
-		t.Fatal(err)
-	}
-	m.waitRing("kill of host 2", marks, []int{1, 3}, []int{1, 3})
-	s = m.agree("host 2 killed", []int{1, 3}, "2", "3", 0)
+	s = m.killAgree("host 2 killed", 2, []int{1, 3}, "2", "3", 0)
 	if s.fields["Quorum"] != "2" {
 		t.Errorf("host 2 killed: %s", s.summary())
 	}
-
 	// The other real node dies: our node alone is not quorate (exit 2).
-	marks = m.marks()
-	if err := m.c.Kill(1); err != nil {
-		t.Fatal(err)
-	}
-	m.waitRing("kill of host 1", marks, []int{3}, []int{3})
-	s = m.agree("hosts 1 and 2 killed", []int{3}, "1", "3", 2)
+	s = m.killAgree("hosts 1 and 2 killed", 1, []int{3}, "1", "3", 2)
 	if s.fields["Quorate"] != "No" || !strings.Contains(s.out, "Activity blocked") {
 		t.Errorf("alone: %s\n%s", s.summary(), s.out)
 	}
-
 	// Both come back: all quorate again, every tool agrees.
-	marks = m.marks()
-	m.start(1)
-	m.start(2)
-	m.waitRing("restart of hosts 1 and 2", marks, all, all)
-	m.agree("restarted", all, "3", "3", 0)
+	m.startAgree("restarted", []int{1, 2}, all, "3", "3", 0)
 }
 
 // TestNetnsMixedRingLastManStanding: the same mixed ring with
@@ -282,42 +285,20 @@ func TestNetnsMixedRingVotequorum(t *testing.T) {
 func TestNetnsMixedRingLastManStanding(t *testing.T) {
 	m := newMixedVQ(t, "mixedlms", "\twait_for_all: 1\n\tlast_man_standing: 1\n\tlast_man_standing_window: 2000\n\tauto_tie_breaker: 1\n\tauto_tie_breaker_node: highest\n")
 	all := []int{1, 2, 3}
-	marks := m.marks()
-	for _, i := range all {
-		m.start(i)
-	}
-	m.waitRing("formation", marks, all, all)
-	s := m.agree("formation", all, "3", "3", 0)
+	s := m.startAgree("formation", all, all, "3", "3", 0)
 	if want := "Quorate WaitForAll LastManStanding AutoTieBreaker"; s.fields["Flags"] != want {
 		t.Errorf("flags %q, want %q", s.fields["Flags"], want)
 	}
-
-	marks = m.marks()
-	if err := m.c.Kill(2); err != nil {
-		t.Fatal(err)
-	}
-	m.waitRing("kill of host 2", marks, []int{1, 3}, []int{1, 3})
 	// After the window, expected votes follow the nodes present.
-	s = m.agree("host 2 killed, window passed", []int{1, 3}, "2", "2", 0)
+	s = m.killAgree("host 2 killed, window passed", 2, []int{1, 3}, "2", "2", 0)
 	if s.fields["Quorum"] != "2" {
 		t.Errorf("after the window: %s", s.summary())
 	}
-
-	marks = m.marks()
-	if err := m.c.Kill(1); err != nil {
-		t.Fatal(err)
-	}
-	m.waitRing("kill of host 1", marks, []int{3}, []int{3})
-	s = m.agree("host 3 alone", []int{3}, "1", "", 0)
+	s = m.killAgree("host 3 alone", 1, []int{3}, "1", "", 0)
 	if s.fields["Quorate"] != "Yes" {
 		t.Errorf("the highest node alone is not quorate: %s\n%s", s.summary(), s.out)
 	}
-
-	marks = m.marks()
-	m.start(1)
-	m.start(2)
-	m.waitRing("restart of hosts 1 and 2", marks, all, all)
-	m.agree("restarted", all, "3", "3", 0)
+	m.startAgree("restarted", []int{1, 2}, all, "3", "3", 0)
 }
 
 // TestNetnsMixedRingTwoNode: a two-node cluster with two_node, host 1
@@ -330,23 +311,13 @@ func TestNetnsMixedRingLastManStanding(t *testing.T) {
 func TestNetnsMixedRingTwoNode(t *testing.T) {
 	m := newMixedVQNodes(t, "mixed2n", "\ttwo_node: 1\n", []int{1, 3})
 	both := []int{1, 3}
-	marks := m.marks()
-	for _, i := range both {
-		m.start(i)
-	}
-	m.waitRing("formation", marks, both, both)
-	s := m.agree("formation", both, "2", "2", 0)
+	s := m.startAgree("formation", both, both, "2", "2", 0)
 	if s.fields["Flags"] != "2Node Quorate WaitForAll" || s.fields["Quorum"] != "1" {
 		t.Errorf("formation: %s", s.summary())
 	}
 
 	// The real node dies: ours stays quorate alone.
-	marks = m.marks()
-	if err := m.c.Kill(1); err != nil {
-		t.Fatal(err)
-	}
-	m.waitRing("kill of host 1", marks, []int{3}, []int{3})
-	s = m.agree("host 1 killed", []int{3}, "1", "2", 0)
+	s = m.killAgree("host 1 killed", 1, []int{3}, "1", "2", 0)
 	if s.fields["Flags"] != "2Node Quorate WaitForAll" {
 		t.Errorf("alone after the kill: %s", s.summary())
 	}
@@ -355,14 +326,11 @@ func TestNetnsMixedRingTwoNode(t *testing.T) {
 	if err := m.c.Partition([]int{1}, []int{3}); err != nil {
 		t.Fatal(err)
 	}
-	marks = m.marks()
-	m.start(1)
-	m.waitRing("host 1 restarted alone", marks, []int{1}, []int{1})
-	realAlone := m.agree("host 1 restarted alone", []int{1}, "1", "2", 2)
+	realAlone := m.startAgree("host 1 restarted alone", []int{1}, []int{1}, "1", "2", 2)
 	m.agree("host 3 meanwhile", []int{3}, "1", "2", 0)
 
 	// Heal: one ring, both quorate.
-	marks = m.marks()
+	marks := m.marks()
 	if err := m.c.Partition(); err != nil {
 		t.Fatal(err)
 	}
@@ -377,10 +345,7 @@ func TestNetnsMixedRingTwoNode(t *testing.T) {
 	if err := m.c.Partition([]int{1}, []int{3}); err != nil {
 		t.Fatal(err)
 	}
-	marks = m.marks()
-	m.start(3)
-	m.waitRing("host 3 restarted alone", marks, []int{3}, []int{3})
-	oursAlone := m.agree("host 3 restarted alone", []int{3}, "1", "2", 2)
+	oursAlone := m.startAgree("host 3 restarted alone", []int{3}, []int{3}, "1", "2", 2)
 	for _, k := range []string{"Quorum provider", "Nodes", "Quorate", "Expected votes", "Highest expected", "Total votes", "Quorum", "Flags"} {
 		if realAlone.fields[k] != oursAlone.fields[k] {
 			t.Errorf("restarted alone, %s: real corosync %q, ours %q", k, realAlone.fields[k], oursAlone.fields[k])
