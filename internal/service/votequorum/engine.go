@@ -422,9 +422,14 @@ func (e *Engine) decide(total uint32) {
 		ATB: e.s.ATB, Members: len(e.members), PrevMembers: prevSize,
 		MasterWins: e.masterWins,
 	}
-	if e.quorum <= total && !(e.s.WaitForAll && e.wfaStatus && total != e.us.expected) {
+	if e.quorum <= total && !(e.s.WaitForAll && e.wfaStatus && total != e.us.expected) && !e.syncing {
 		// corosync refreshes the lowest and highest node ids whenever the
-		// votes reach quorum, before the tie breaker looks at them.
+		// votes reach quorum, before the tie breaker looks at them, also
+		// in the middle of a sync. A sync cut short by a partition then
+		// leaves some nodes with the new ring's ids and others with the
+		// old ones, and both halves of the next split can hold the tie
+		// breaker (the simulator found it). We refresh them outside a
+		// sync and when a sync activates (SyncActivate).
 		e.refreshLowHigh()
 	}
 	live := e.live()
@@ -457,7 +462,9 @@ func (e *Engine) decide(total uint32) {
 	e.quorate = d.Quorate
 	if e.quorate {
 		e.us.flags |= FlagQuorate
-		e.lastQuorate = append(e.lastQuorate[:0], e.members...)
+		if !e.syncing {
+			e.lastQuorate = append(e.lastQuorate[:0], e.members...)
+		}
 	} else {
 		e.us.flags &^= FlagQuorate
 	}
@@ -752,6 +759,10 @@ func (e *Engine) SyncProcess() bool {
 // SyncActivate recalculates and publishes the decision for the new ring.
 func (e *Engine) SyncActivate() {
 	e.recalculate(false, false)
+	if e.quorate {
+		e.refreshLowHigh()
+		e.lastQuorate = append(e.lastQuorate[:0], e.members...)
+	}
 	e.publish()
 	e.notifyQuorum(nil, 0)
 	e.syncing = false

@@ -135,10 +135,13 @@
 //     split can hold the tie breaker. corosync 3.1's are_we_quorate and
 //     check_auto_tie_breaker do the same (9 of 1000 seeds). The engine
 //     takes the lowest and highest ids from the ring's members rather
-//     than from the nodes whose NODEINFO arrived, checks a list against
-//     both the previous ring and the ring of its last quorum, and
-//     requires a node that was quorate once for a list: 9 of 5000 seeds
-//     (1892, 2240, 2749, 4086, ...) still show it.
+//     than from the nodes whose NODEINFO arrived, and only outside a sync
+//     or when one activates (a sync cut short by a partition left some
+//     nodes with the new ring's ids and others with the old ones), checks
+//     a list against both the previous ring and the ring of its last
+//     quorum, and requires a node that was quorate once for a list: 7 of
+//     6000 seeds (1892, 2749, 4086, 4970, ...; all but one with a list)
+//     still show it.
 //   - FindingEarlyView (fixed: votequorum now hands each decision to the
 //     quorum service with its own ring and members, quorum.Engine.Set, as
 //     corosync's quorum_callback does): a decision votequorum makes before its sync_init

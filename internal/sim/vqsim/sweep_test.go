@@ -111,16 +111,14 @@ func TestFindingsFixed(t *testing.T) {
 // decides from node-local state (the lowest or highest id of the node's
 // last quorate membership, the list checked against earlier rings), and
 // after successive partitions, crashes and restarts within a few seconds
-// two halves can each hold the tie breaker. The engine looks at both the
-// previous ring and the ring of its last quorum and takes the ring's
-// members for the lowest and highest ids, which made it about five times
-// rarer than with corosync's rules (9 of 5000 seeds instead of 9 of
-// 1000), but not impossible.
+// two halves can each hold the tie breaker. The engine's hardening (see
+// the package documentation) made it rarer than with corosync's rules (7
+// of 6000 seeds instead of 9 of 1000), but not impossible.
 func TestFindingsReproduce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the findings sweep is skipped with -short")
 	}
-	for _, seed := range []uint64{1892, 2240, 2749, 4086} {
+	for _, seed := range []uint64{1892, 2749, 4086, 4970} {
 		res, err := Run(seed, RunOptions{Tolerate: AllFindings &^ FindingTieBreaker})
 		if err != nil {
 			t.Fatal(err)
