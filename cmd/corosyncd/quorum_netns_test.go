@@ -245,3 +245,44 @@ func TestNetnsQuorumReload(t *testing.T) {
 	}
 	q.waitState("node 3 killed", all, "--x/2,2,x", 20*time.Second)
 }
+
+// TestNetnsAllowDownscaleLeave: with allow_downscale a clean shutdown
+// (SIGTERM) announces the leave (NODEINFO with LEAVING) before the node
+// leaves the ring, so the others lower their expected votes to the nodes
+// present; a kill -9 is a death and changes nothing. As in corosync 3.1
+// (whose man page calls the option incomplete), the quorum itself stays
+// at a majority of the expected votes barrier (4, so 3): the two left
+// are not quorate.
+func TestNetnsAllowDownscaleLeave(t *testing.T) {
+	q := newQCluster(t, 4, "\tallow_downscale: 1\n")
+	all := []int{1, 2, 3, 4}
+	q.startAll()
+	q.waitState("formation", all, "QQQQ/4,4,4,4", 20*time.Second)
+	expected := func(i int) uint32 {
+		in, err := q.info(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.ExpectedVotes
+	}
+	// A death: expected votes stay 4.
+	if err := q.c.Kill(4); err != nil {
+		t.Fatal(err)
+	}
+	q.waitState("node 4 killed", all, "QQQx/3,3,3,x", 20*time.Second)
+	if e := expected(1); e != 4 {
+		t.Fatalf("expected votes %d after a death, want 4", e)
+	}
+	// A clean leave: expected votes follow the nodes present.
+	q.terminate(3)
+	q.waitState("node 3 left", all, "--xx/2,2,x,x", 20*time.Second)
+	for deadline := time.Now().Add(10 * time.Second); expected(1) != 2 || expected(2) != 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("expected votes %d, %d after a clean leave, want 2", expected(1), expected(2))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if in, err := q.info(1); err != nil || in.Quorum != 3 || in.Flags&votequorum.AllowDownscale == 0 {
+		t.Fatalf("after the leave: %+v %v; want quorum 3 (the barrier's majority) and AllowDownscale", in, err)
+	}
+}
