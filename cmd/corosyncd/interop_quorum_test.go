@@ -451,3 +451,31 @@ func qdevCol(out, id string) string {
 	}
 	return ""
 }
+
+// TestNetnsMixedRingAllowDownscale: allow_downscale in the mixed ring.
+// A real node's clean shutdown (corosync's LEAVING NODEINFO) lowers
+// expected votes on the real node left and on ours alike (both print the
+// same status), and our node's clean shutdown (SIGTERM: our LEAVING
+// NODEINFO) lowers them on the real node.
+func TestNetnsMixedRingAllowDownscale(t *testing.T) {
+	m := newMixedVQ(t, "mixedads", "\tallow_downscale: 1\n")
+	all := []int{1, 2, 3}
+	s := m.startAgree("formation", all, all, "3", "3", 0)
+	if s.fields["Flags"] != "Quorate AllowDownscale" {
+		t.Errorf("formation: %s", s.summary())
+	}
+	marks := m.marks()
+	if err := m.c.Terminate(2, 10*time.Second); err != nil {
+		t.Fatalf("SIGTERM of host 2: %v", err)
+	}
+	m.waitRing("host 2 left", marks, []int{1, 3}, []int{1, 3})
+	m.agree("host 2 left cleanly", []int{1, 3}, "2", "2", 0)
+
+	marks = m.marks()
+	if err := m.c.Terminate(3, 10*time.Second); err != nil {
+		t.Fatalf("SIGTERM of host 3 (ours): %v", err)
+	}
+	m.waitRing("host 3 left", marks, []int{1}, []int{1})
+	s = m.agree("host 3 (ours) left cleanly", []int{1}, "1", "1", 2)
+	t.Logf("real corosync-quorumtool -s on host 1 after our clean leave:\n%s", s.out)
+}
