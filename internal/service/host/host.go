@@ -53,6 +53,7 @@ type Host struct {
 	engines [service.MaxID]service.Engine
 	order   []service.ID // loaded ids, ascending
 	sync    *syncproto.Engine
+	timed   []service.Timed // the engines with timers, by id
 	started bool
 
 	ring    service.RingID
@@ -137,6 +138,9 @@ func (h *Host) Start() {
 	for _, id := range h.order {
 		e := h.engines[id]
 		mainLog.Info(fmt.Sprintf("Service engine loaded: %s [%d]", e.Name(), id))
+		if t, ok := e.(service.Timed); ok {
+			h.timed = append(h.timed, t)
+		}
 		if s, ok := e.(service.Syncer); ok {
 			ps = append(ps, syncproto.Participant{ID: id, Name: e.Name(), Syncer: s})
 		}
@@ -222,15 +226,13 @@ func (h *Host) Poll() {
 	}
 }
 
-// Tick gives the time to the engines with timers (service.Timed); the
-// runner calls it before handing the host anything else and whenever
-// NextTimer's deadline passes. now is a monotonic duration from a fixed
-// origin.
+// Tick gives the time to the engines with timers (service.Timed, as
+// found by Start); the runner calls it before handing the host anything
+// else and whenever NextTimer's deadline passes. now is a monotonic
+// duration from a fixed origin.
 func (h *Host) Tick(now time.Duration) {
-	for _, id := range h.order {
-		if t, ok := h.engines[id].(service.Timed); ok {
-			t.Tick(now)
-		}
+	for _, t := range h.timed {
+		t.Tick(now)
 	}
 }
 
@@ -238,11 +240,9 @@ func (h *Host) Tick(now time.Duration) {
 func (h *Host) NextTimer() (time.Duration, bool) {
 	var at time.Duration
 	found := false
-	for _, id := range h.order {
-		if t, ok := h.engines[id].(service.Timed); ok {
-			if d, ok := t.NextTimer(); ok && (!found || d < at) {
-				at, found = d, true
-			}
+	for _, t := range h.timed {
+		if d, ok := t.NextTimer(); ok && (!found || d < at) {
+			at, found = d, true
 		}
 	}
 	return at, found

@@ -1,6 +1,7 @@
 package votequorum
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -47,7 +48,6 @@ type node struct {
 
 type tracker struct {
 	conn    service.Conn
-	flags   TrackFlags
 	context uint64
 }
 
@@ -305,7 +305,7 @@ func (e *Engine) find(id uint32) *node {
 	if id == 0 {
 		return &e.qdev
 	}
-	i, ok := slices.BinarySearchFunc(e.nodes, id, func(n *node, id uint32) int { return cmpU32(n.id, id) })
+	i, ok := slices.BinarySearchFunc(e.nodes, id, func(n *node, id uint32) int { return cmp.Compare(n.id, id) })
 	if !ok {
 		return nil
 	}
@@ -314,19 +314,9 @@ func (e *Engine) find(id uint32) *node {
 
 func (e *Engine) add(id uint32) *node {
 	n := &node{id: id}
-	i, _ := slices.BinarySearchFunc(e.nodes, id, func(n *node, id uint32) int { return cmpU32(n.id, id) })
+	i, _ := slices.BinarySearchFunc(e.nodes, id, func(n *node, id uint32) int { return cmp.Compare(n.id, id) })
 	e.nodes = slices.Insert(e.nodes, i, n)
 	return n
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (e *Engine) live() []uint32 {
@@ -812,7 +802,7 @@ func (e *Engine) NextTimer() (time.Duration, bool) {
 
 // ---- introspection ----
 
-// NodeInfo is one node as this engine knows it.
+// NodeView is one node as this engine knows it.
 type NodeView struct {
 	ID       uint32
 	State    NodeState
@@ -984,7 +974,7 @@ func (e *Engine) request(c service.Conn, r service.Request) (service.Status, []b
 			return service.ErrExist, nil
 		}
 		if f&(TrackChanges|TrackChangesOnly) != 0 {
-			e.trackers = append(e.trackers, &tracker{conn: c, flags: f, context: ctx})
+			e.trackers = append(e.trackers, &tracker{conn: c, context: ctx})
 		}
 		return service.OK, nil
 	case FnTrackStop:
