@@ -60,8 +60,12 @@ type Settings struct {
 // (unless set to 0), two_node is dropped with auto_tie_breaker,
 // auto_tie_breaker is dropped in an odd-sized cluster without
 // wait_for_all, the device's votes default to nodes - 1 and add to the
-// expected votes. Fatal conflicts are refused by config validation; the
-// warnings returned say what was adjusted.
+// expected votes. c must come from config.Load or config.Read: their
+// validation refuses, with file and line, what corosync refuses (no
+// nodelist, a device with two_node, last_man_standing, auto_tie_breaker or
+// allow_downscale, device votes missing or too high, auto_tie_breaker with
+// last_man_standing in an odd cluster), so it is not checked again here.
+// The warnings returned say what was adjusted.
 func SettingsFrom(c *config.Config, nodeID uint32) (Settings, []string, error) {
 	q := c.Quorum
 	s := Settings{
@@ -81,14 +85,6 @@ func SettingsFrom(c *config.Config, nodeID uint32) (Settings, []string, error) {
 		nodelistExpected += n.QuorumVotes
 		if n.ID == nodeID {
 			s.Votes = n.QuorumVotes
-		}
-	}
-	if len(c.Nodes) == 0 {
-		if q.Votes != 0 {
-			s.Votes = q.Votes
-		}
-		if q.ExpectedVotes == 0 {
-			return s, nil, errors.New("votequorum: configuration error: nodelist or quorum.expected_votes must be configured")
 		}
 	}
 	if q.AutoTieBreaker {
@@ -133,36 +129,16 @@ func SettingsFrom(c *config.Config, nodeID uint32) (Settings, []string, error) {
 		s.TwoNode = false
 	}
 	if s.ATB != ATBNone && nodelistExpected%2 == 1 && !s.WaitForAll {
-		if s.LastManStanding {
-			return s, warn, errors.New("votequorum: configuration error: auto_tie_breaker & last_man_standing not available in odd sized cluster")
-		}
 		warn = append(warn, "auto_tie_breaker is set and the cluster has an odd number of nodes without wait_for_all; auto_tie_breaker has been disabled")
 		s.ATB, s.ATBNodes = ATBNone, nil
 	}
-	if s.Qdevice && (s.TwoNode || s.LastManStanding || s.ATB != ATBNone || s.AllowDownscale) {
-		return s, warn, errors.New("votequorum: configuration error: a quorum device is not compatible with two_node, last_man_standing, auto_tie_breaker or allow_downscale")
-	}
-	if s.Qdevice && qdevVotes < 0 {
-		if q.ExpectedVotes != 0 {
-			return s, warn, errors.New("votequorum: configuration error: quorum.device.votes must be specified when quorum.expected_votes is set")
-		}
-		if uint32(len(c.Nodes)) != nodelistExpected {
-			return s, warn, errors.New("votequorum: configuration error: quorum.device.votes must be specified when not all nodes votes 1")
-		}
-	}
-	if qdevVotes > 0 && q.ExpectedVotes != 0 && int64(q.ExpectedVotes)-qdevVotes < 2 {
-		return s, warn, errors.New("votequorum: configuration error: quorum.device.votes is too high or expected_votes is too low")
-	}
 	s.Expected = nodelistExpected
-	if s.Qdevice && qdevVotes < 0 && len(c.Nodes) > 0 {
+	if s.Qdevice && qdevVotes < 0 {
 		qdevVotes = int64(nodelistExpected) - 1
 		s.Expected += uint32(qdevVotes)
 	}
 	if qdevVotes > 0 {
 		s.QdeviceVotes = uint32(qdevVotes)
-	}
-	if len(c.Nodes) == 0 {
-		s.Expected = 0
 	}
 	s.NodelistExpected = s.Expected
 	if q.ExpectedVotes != 0 {
