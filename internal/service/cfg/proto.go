@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/corogo/corogo/internal/service"
+	"github.com/corogo/corogo/internal/service/payload"
 )
 
 // Client request types (service.Request.Fn). The numbering is append-only.
@@ -130,7 +131,7 @@ func AppendLinks(dst []byte, ls []LinkStatus) []byte {
 
 // DecodeLinks decodes the FnRingStatusGet reply.
 func DecodeLinks(b []byte) ([]LinkStatus, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	ls := r.links()
 	return ls, r.err("links")
 }
@@ -148,16 +149,14 @@ func AppendNodeStatus(dst []byte, s NodeStatus) []byte {
 
 // DecodeNodeStatus decodes the FnNodeStatusGet reply.
 func DecodeNodeStatus(b []byte) (NodeStatus, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	s := NodeStatus{NodeID: r.u32("nodeid")}
 	switch r.u8("reachable") {
 	case 0:
 	case 1:
 		s.Reachable = true
 	default:
-		if r.fail == nil {
-			r.fail = fmt.Errorf("%w: reachable byte", ErrBadValue)
-		}
+		r.Fail(fmt.Errorf("%w: reachable byte", ErrBadValue))
 	}
 	s.Links = r.links()
 	return s, r.err("node status")
@@ -175,7 +174,7 @@ func AppendKillNodeRequest(dst []byte, k KillNodeRequest) ([]byte, error) {
 // DecodeKillNodeRequest decodes the FnKillNode request; a reason longer
 // than MaxReasonLen is refused with ErrReasonTooLong.
 func DecodeKillNodeRequest(b []byte) (KillNodeRequest, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	k := KillNodeRequest{NodeID: r.u32("nodeid"), Reason: r.str("reason")}
 	if err := r.err("killnode request"); err != nil {
 		return KillNodeRequest{}, err
@@ -193,7 +192,7 @@ func AppendShutdownRequest(dst []byte, f ShutdownFlags) []byte {
 
 // DecodeShutdownRequest decodes the FnShutdown request.
 func DecodeShutdownRequest(b []byte) (ShutdownFlags, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	f := ShutdownFlags(r.u32("flags"))
 	if err := r.err("shutdown request"); err != nil {
 		return 0, err
@@ -212,7 +211,7 @@ func AppendNodeID(dst []byte, id service.NodeID) []byte {
 
 // DecodeNodeID decodes a node id.
 func DecodeNodeID(b []byte) (service.NodeID, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	id := r.u32("nodeid")
 	return id, r.err("nodeid")
 }
@@ -227,59 +226,24 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// reader decodes fields in order; the first failure sticks and later reads
-// return zero values.
-type reader struct {
-	b    []byte
-	off  int
-	fail error
-}
+// reader is the cfg protocol's payload.Reader.
+type reader struct{ payload.Reader }
 
-func (r *reader) need(n int, what string) bool {
-	if r.fail != nil {
-		return false
-	}
-	if len(r.b)-r.off < n {
-		r.fail = fmt.Errorf("%w: %s needs %d bytes at offset %d, %d left", ErrShort, what, n, r.off, len(r.b)-r.off)
-		return false
-	}
-	return true
-}
+func newReader(b []byte) *reader { return &reader{payload.NewReader(b, ErrShort)} }
 
-func (r *reader) u8(what string) byte {
-	if !r.need(1, what) {
-		return 0
-	}
-	r.off++
-	return r.b[r.off-1]
-}
+func (r *reader) u8(what string) byte    { return r.U8(what) }
+func (r *reader) u32(what string) uint32 { return r.U32(what) }
 
-func (r *reader) u32(what string) uint32 {
-	if !r.need(4, what) {
-		return 0
-	}
-	r.off += 4
-	return binary.LittleEndian.Uint32(r.b[r.off-4:])
-}
-
+// str reads a u16-length string.
 func (r *reader) str(what string) string {
-	if !r.need(2, what) {
-		return ""
-	}
-	n := int(binary.LittleEndian.Uint16(r.b[r.off:]))
-	if !r.need(2+n, what) {
-		return ""
-	}
-	s := string(r.b[r.off+2 : r.off+2+n])
-	r.off += 2 + n
-	return s
+	return string(r.Bytes(int(r.U16(what)), what))
 }
 
 func (r *reader) link() LinkStatus {
 	l := LinkStatus{LinkNo: r.u8("link number"), NodeID: r.u32("link nodeid")}
 	f := r.u8("link flags")
-	if f&^(linkEnabled|linkConnected) != 0 && r.fail == nil {
-		r.fail = fmt.Errorf("%w: link flags %#x", ErrBadValue, f)
+	if f&^(linkEnabled|linkConnected) != 0 {
+		r.Fail(fmt.Errorf("%w: link flags %#x", ErrBadValue, f))
 	}
 	l.Enabled, l.Connected = f&linkEnabled != 0, f&linkConnected != 0
 	l.MTU = r.u32("link mtu")
@@ -290,18 +254,14 @@ func (r *reader) link() LinkStatus {
 }
 
 func (r *reader) links() []LinkStatus {
-	n := r.u32("link count")
-	if r.fail != nil {
-		return nil
-	}
-	if uint64(n)*minLink > uint64(len(r.b)-r.off) {
-		r.fail = fmt.Errorf("%w: %d links in %d bytes", ErrShort, n, len(r.b)-r.off)
+	n := r.Count(minLink, "links")
+	if r.Failed() != nil {
 		return nil
 	}
 	ls := make([]LinkStatus, 0, n)
 	for range n {
 		l := r.link()
-		if r.fail != nil {
+		if r.Failed() != nil {
 			return nil
 		}
 		ls = append(ls, l)
@@ -309,9 +269,4 @@ func (r *reader) links() []LinkStatus {
 	return ls
 }
 
-func (r *reader) err(what string) error {
-	if r.fail != nil {
-		return fmt.Errorf("cfg: decode %s: %w", what, r.fail)
-	}
-	return nil
-}
+func (r *reader) err(what string) error { return r.Err("cfg", what) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/corogo/corogo/internal/service"
+	"github.com/corogo/corogo/internal/service/payload"
 )
 
 // Client request types (service.Request.Fn). The numbering is append-only.
@@ -158,7 +159,7 @@ func DecodeView(b []byte) (View, error) {
 		return v, err
 	}
 	v.Quorate = q
-	r := reader{b: b, off: 1}
+	r := newReader(b[1:])
 	v.Ring = r.ring()
 	v.Members = r.ids()
 	return v, r.err("view")
@@ -174,7 +175,7 @@ func AppendNodeList(dst []byte, n NodeList) []byte {
 
 // DecodeNodeList decodes a NodeList.
 func DecodeNodeList(b []byte) (NodeList, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	var n NodeList
 	n.Ring = r.ring()
 	n.Members = r.ids()
@@ -213,56 +214,25 @@ func appendIDs(dst []byte, ids []service.NodeID) []byte {
 	return dst
 }
 
-// reader decodes fields in order; the first failure sticks and later reads
-// return zero values.
-type reader struct {
-	b    []byte
-	off  int
-	fail error
-}
+// reader is the quorum protocol's payload.Reader.
+type reader struct{ payload.Reader }
 
-func (r *reader) need(n int, what string) bool {
-	if r.fail != nil {
-		return false
-	}
-	if len(r.b)-r.off < n {
-		r.fail = fmt.Errorf("%w: %s needs %d bytes at offset %d, %d left", ErrShort, what, n, r.off, len(r.b)-r.off)
-		return false
-	}
-	return true
-}
+func newReader(b []byte) *reader { return &reader{payload.NewReader(b, ErrShort)} }
 
 func (r *reader) ring() service.RingID {
-	if !r.need(12, "ring id") {
-		return service.RingID{}
-	}
-	rid := service.RingID{Rep: binary.LittleEndian.Uint32(r.b[r.off:]), Seq: binary.LittleEndian.Uint64(r.b[r.off+4:])}
-	r.off += 12
-	return rid
+	return service.RingID{Rep: r.U32("ring nodeid"), Seq: r.U64("ring seq")}
 }
 
 func (r *reader) ids() []service.NodeID {
-	if !r.need(4, "node count") {
-		return nil
-	}
-	n := binary.LittleEndian.Uint32(r.b[r.off:])
-	r.off += 4
-	// Check the count against the bytes left before allocating.
-	if uint64(n)*4 > uint64(len(r.b)-r.off) {
-		r.fail = fmt.Errorf("%w: %d node ids at offset %d, %d bytes left", ErrShort, n, r.off, len(r.b)-r.off)
+	n := r.Count(4, "node ids")
+	if r.Failed() != nil {
 		return nil
 	}
 	ids := make([]service.NodeID, n)
 	for i := range ids {
-		ids[i] = binary.LittleEndian.Uint32(r.b[r.off:])
-		r.off += 4
+		ids[i] = r.U32("node id")
 	}
 	return ids
 }
 
-func (r *reader) err(what string) error {
-	if r.fail != nil {
-		return fmt.Errorf("quorum: decode %s: %w", what, r.fail)
-	}
-	return nil
-}
+func (r *reader) err(what string) error { return r.Err("quorum", what) }

@@ -1,11 +1,13 @@
 package votequorum
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/corogo/corogo/internal/service"
+	"github.com/corogo/corogo/internal/service/payload"
 )
 
 // Client request types (service.Request.Fn): libvotequorum's calls. The
@@ -208,7 +210,7 @@ func AppendGetInfo(dst []byte, nodeID uint32) []byte {
 
 // DecodeGetInfo decodes the FnGetInfo request.
 func DecodeGetInfo(b []byte) (uint32, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	id := r.u32("nodeid")
 	return id, r.err("getinfo")
 }
@@ -220,7 +222,7 @@ func AppendSetExpected(dst []byte, expected uint32) []byte {
 
 // DecodeSetExpected decodes the FnSetExpected request.
 func DecodeSetExpected(b []byte) (uint32, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	v := r.u32("expected votes")
 	return v, r.err("setexpected")
 }
@@ -233,7 +235,7 @@ func AppendSetVotes(dst []byte, nodeID, votes uint32) []byte {
 
 // DecodeSetVotes decodes the FnSetVotes request.
 func DecodeSetVotes(b []byte) (nodeID, votes uint32, err error) {
-	r := reader{b: b}
+	r := newReader(b)
 	nodeID = r.u32("nodeid")
 	votes = r.u32("votes")
 	return nodeID, votes, r.err("setvotes")
@@ -248,7 +250,7 @@ func AppendTrackStart(dst []byte, f TrackFlags, context uint64) []byte {
 // DecodeTrackStart decodes the FnTrackStart request. Bits other than the
 // three CS_TRACK_* flags are refused.
 func DecodeTrackStart(b []byte) (TrackFlags, uint64, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	f := TrackFlags(r.u32("flags"))
 	ctx := r.u64("context")
 	if err := r.err("trackstart"); err != nil {
@@ -269,7 +271,7 @@ func AppendName(dst []byte, name string) []byte {
 
 // DecodeName decodes a quorum device name request.
 func DecodeName(b []byte) (string, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	s := r.name(false)
 	return s, r.err("name")
 }
@@ -281,7 +283,7 @@ func AppendNames(dst []byte, oldName, newName string) []byte {
 
 // DecodeNames decodes the FnQdeviceUpdate request.
 func DecodeNames(b []byte) (oldName, newName string, err error) {
-	r := reader{b: b}
+	r := newReader(b)
 	oldName = r.name(false)
 	newName = r.name(false)
 	return oldName, newName, r.err("update")
@@ -297,7 +299,7 @@ func AppendPoll(dst []byte, p Poll) []byte {
 
 // DecodePoll decodes the FnQdevicePoll request.
 func DecodePoll(b []byte) (Poll, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	var p Poll
 	p.Name = r.name(false)
 	p.CastVote = r.bool("cast_vote")
@@ -313,7 +315,7 @@ func AppendMasterWins(dst []byte, name string, allow bool) []byte {
 
 // DecodeMasterWins decodes the FnQdeviceMasterWins request.
 func DecodeMasterWins(b []byte) (name string, allow bool, err error) {
-	r := reader{b: b}
+	r := newReader(b)
 	name = r.name(false)
 	allow = r.bool("allow")
 	return name, allow, r.err("masterwins")
@@ -330,7 +332,7 @@ func AppendInfo(dst []byte, in Info) []byte {
 
 // DecodeInfo decodes the FnGetInfo reply.
 func DecodeInfo(b []byte) (Info, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	var in Info
 	in.NodeID = r.u32("nodeid")
 	in.State = NodeState(r.u32("state"))
@@ -359,7 +361,7 @@ func AppendQuorumEvent(dst []byte, ev QuorumEvent) []byte {
 
 // DecodeQuorumEvent decodes an EventQuorum payload.
 func DecodeQuorumEvent(b []byte) (QuorumEvent, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	var ev QuorumEvent
 	ev.Quorate = r.bool("quorate")
 	ev.Context = r.u64("context")
@@ -388,7 +390,7 @@ func AppendNodeListEvent(dst []byte, ev NodeListEvent) []byte {
 
 // DecodeNodeListEvent decodes an EventNodeList payload.
 func DecodeNodeListEvent(b []byte) (NodeListEvent, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	var ev NodeListEvent
 	ev.Context = r.u64("context")
 	ev.Ring.Rep = r.u32("ring nodeid")
@@ -411,7 +413,7 @@ func AppendExpectedVotesEvent(dst []byte, ev ExpectedVotesEvent) []byte {
 
 // DecodeExpectedVotesEvent decodes an EventExpectedVotes payload.
 func DecodeExpectedVotesEvent(b []byte) (ExpectedVotesEvent, error) {
-	r := reader{b: b}
+	r := newReader(b)
 	var ev ExpectedVotesEvent
 	ev.Context = r.u64("context")
 	ev.ExpectedVotes = r.u32("expected votes")
@@ -425,96 +427,43 @@ func b2u(b bool) byte {
 	return 0
 }
 
-// reader decodes fields in order; the first failure sticks and later reads
-// return zero values.
-type reader struct {
-	b    []byte
-	off  int
-	fail error
-}
+// reader is the votequorum protocol's payload.Reader.
+type reader struct{ payload.Reader }
 
-func (r *reader) need(n int, what string) bool {
-	if r.fail != nil {
-		return false
-	}
-	if len(r.b)-r.off < n {
-		r.fail = fmt.Errorf("%w: %s needs %d bytes at offset %d, %d left", ErrShort, what, n, r.off, len(r.b)-r.off)
-		return false
-	}
-	return true
-}
+func newReader(b []byte) *reader { return &reader{payload.NewReader(b, ErrShort)} }
 
-func (r *reader) u32(what string) uint32 {
-	if !r.need(4, what) {
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(r.b[r.off:])
-	r.off += 4
-	return v
-}
+func (r *reader) u32(what string) uint32 { return r.U32(what) }
+func (r *reader) u64(what string) uint64 { return r.U64(what) }
 
-func (r *reader) u64(what string) uint64 {
-	if !r.need(8, what) {
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b[r.off:])
-	r.off += 8
-	return v
-}
+// count reads an element count and checks it against the bytes left.
+func (r *reader) count(size int, what string) int { return r.Count(size, what) }
 
+// bool reads a byte that must be 0 or 1.
 func (r *reader) bool(what string) bool {
-	if !r.need(1, what) {
-		return false
-	}
-	v := r.b[r.off]
-	r.off++
-	if v > 1 && r.fail == nil {
-		r.fail = fmt.Errorf("%w: %s byte %d", ErrBadValue, what, v)
+	v := r.U8(what)
+	if v > 1 {
+		r.Fail(fmt.Errorf("%w: %s byte %d", ErrBadValue, what, v))
 	}
 	return v == 1
 }
 
-// count reads an element count and checks it against the bytes left,
-// each element being size bytes, before anything is allocated.
-func (r *reader) count(size int, what string) int {
-	n := r.u32(what + " count")
-	if r.fail != nil {
-		return 0
-	}
-	if uint64(n)*uint64(size) > uint64(len(r.b)-r.off) {
-		r.fail = fmt.Errorf("%w: %d %s at offset %d, %d bytes left", ErrShort, n, what, r.off, len(r.b)-r.off)
-		return 0
-	}
-	return int(n)
-}
-
+// name reads a u16-length device name: 1..MaxNameLen bytes (0 allowed
+// with emptyOK), no NUL.
 func (r *reader) name(emptyOK bool) string {
-	if !r.need(2, "name length") {
+	n := int(r.U16("name length"))
+	if r.Failed() != nil {
 		return ""
 	}
-	n := int(binary.LittleEndian.Uint16(r.b[r.off:]))
-	r.off += 2
 	if n > MaxNameLen || (n == 0 && !emptyOK) {
-		r.fail = fmt.Errorf("%w: device name of %d bytes (1..%d)", ErrBadValue, n, MaxNameLen)
+		r.Fail(fmt.Errorf("%w: device name of %d bytes (1..%d)", ErrBadValue, n, MaxNameLen))
 		return ""
 	}
-	if !r.need(n, "name") {
+	b := r.Bytes(n, "name")
+	if bytes.IndexByte(b, 0) >= 0 {
+		r.Fail(fmt.Errorf("%w: device name holds a NUL byte", ErrBadValue))
 		return ""
 	}
-	s := string(r.b[r.off : r.off+n])
-	r.off += n
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			r.fail = fmt.Errorf("%w: device name holds a NUL byte", ErrBadValue)
-			return ""
-		}
-	}
-	return s
+	return string(b)
 }
 
-func (r *reader) err(what string) error {
-	if r.fail != nil {
-		return fmt.Errorf("votequorum: decode %s: %w", what, r.fail)
-	}
-	return nil
-}
+func (r *reader) err(what string) error { return r.Err("votequorum", what) }
